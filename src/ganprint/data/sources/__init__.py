@@ -1,0 +1,9 @@
+"""Source kinds: ``fashion_mnist`` (built-in real data), ``folder``, ``synthetic``, ``generator`` (GAN zoo)."""
+
+from ganprint.data.sources.base import LoadResult, Source
+from ganprint.data.sources.fashion_mnist import FashionMNISTSource, MissingDataError, read_idx
+from ganprint.data.sources.folder import FolderSource
+from ganprint.data.sources.synthetic import SyntheticSource
+
+__all__ = ["FashionMNISTSource", "FolderSource", "LoadResult", "MissingDataError", "Source",
+           "SyntheticSource", "read_idx"]

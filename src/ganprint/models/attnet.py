@@ -1,0 +1,213 @@
+"""attNet: the paper's attribution network and its frequency and patch variants (Yu et al. 2019, Fig. 2).
+
+A PyTorch port of the official ``classifier/networks.py:C_patch``: per resolution two equalized-lr 3x3 convs with
+reflect padding and leaky ReLU 0.2, then 2x2 average pooling, down to 4x4; a 3x3 conv, flatten, Dense1 (the
+*image fingerprint*) and Dense2 with gain 1 (the logits; its weight rows are the *model fingerprints*). Channels
+follow the absolute resolution: a block at 2^R x 2^R has nf(R-1) then nf(R-2) maps, nf(s) = min(fmap_base / 2^s,
+fmap_max), so a 32x32 block is as wide at every input resolution.
+
+``mode`` picks the Fig. 2 network:
+
+- ``full``: (a) the attribution network.
+- ``predownsample``: (b) the input is low-passed with the binomial pyramid to ``switching_res`` x ``switching_res``
+  before any convolution (the low band of Table 4); blocks run from there down to 4x4.
+- ``residual``: (c) the input is the band residual between 2·``switching_res`` and ``switching_res``
+  (``transforms.filters.band_residual``, a 2r x 2r image); blocks run from 2r.
+- ``postpool``: (d) learned convs only at resolutions above ``switching_res``, plain average pooling below, so the
+  learned features see small patches (Table 5); ``receptive_field()`` gives their size in input pixels.
+
+Input: float images in [-1, 1], [N, in_channels, resolution, resolution]. Takes tensors only.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganprint.models.receptive_field import ReceptiveField
+from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear
+from ganprint.transforms.filters import band_residual, levels_between, pyramid_down
+
+MODES = ("full", "predownsample", "residual", "postpool")
+_TARGET = "ganprint.models.attnet.AttNet"
+
+
+def _is_pow2(v: int) -> bool:
+    return v >= 1 and not v & (v - 1)
+
+
+class _LowPass(nn.Module):
+    """Gaussian-pyramid low-pass by a fixed number of levels (no parameters)."""
+
+    def __init__(self, levels: int) -> None:
+        super().__init__()
+        self.levels = levels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return pyramid_down(x, self.levels)
+
+    def extra_repr(self) -> str:
+        return f"levels={self.levels}"
+
+
+class _BandResidual(nn.Module):
+    """The band between resolutions 2r and r, at 2r x 2r (no parameters)."""
+
+    def __init__(self, r: int) -> None:
+        super().__init__()
+        self.r = r
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return band_residual(x, self.r)
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}"
+
+
+class AttNet(nn.Module):
+    """The attribution network (official ``C_patch``) with the paper's pre-downsampling, residual and post-pooling
+    variants; see the module docstring. With the defaults at 128x128 RGB and 5 classes it has 8,913,797
+    parameters, as the official network."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        resolution: int = 128,
+        fmap_base: int = 1024,
+        fmap_max: int = 512,
+        fingerprint_dim: int = 512,
+        mode: str = "full",
+        switching_res: int = 4,
+    ) -> None:
+        super().__init__()
+        num_classes, in_channels, resolution = int(num_classes), int(in_channels), int(resolution)
+        fmap_base, fmap_max, fingerprint_dim = int(fmap_base), int(fmap_max), int(fingerprint_dim)
+        mode, switching_res = str(mode), int(switching_res)
+        _validate(num_classes, in_channels, resolution, fmap_base, fmap_max, fingerprint_dim, mode, switching_res)
+        self._kwargs: dict[str, Any] = {
+            "num_classes": num_classes, "in_channels": in_channels, "resolution": resolution,
+            "fmap_base": fmap_base, "fmap_max": fmap_max, "fingerprint_dim": fingerprint_dim,
+            "mode": mode, "switching_res": switching_res,
+        }
+        self.num_classes, self.in_channels, self.resolution = num_classes, in_channels, resolution
+        self.fingerprint_dim, self.mode, self.switching_res = fingerprint_dim, mode, switching_res
+
+        def nf(stage: int) -> int:
+            return min(int(fmap_base / 2.0**stage), fmap_max)
+
+        # What reaches the first convolution, and at which resolution.
+        field = ReceptiveField()
+        if mode == "predownsample" and switching_res < resolution:
+            levels = levels_between(resolution, switching_res)
+            self.preprocess: nn.Module = _LowPass(levels)
+            field, start = field.pyramid_down(levels), switching_res
+        elif mode == "residual":
+            levels = levels_between(resolution, 2 * switching_res)
+            self.preprocess = _BandResidual(switching_res)
+            fine = field.pyramid_down(levels)
+            field, start = fine.union(fine.pyramid_down().pyramid_up()), 2 * switching_res
+        else:
+            self.preprocess = nn.Identity()
+            start = resolution
+        # Learned blocks: every resolution above 4 from `start` down, or above s only (postpool).
+        lowest = 2 * switching_res if mode == "postpool" else 8
+        learned = [r for r in (start >> i for i in range(start.bit_length())) if r >= max(lowest, 8)]
+
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        ch = in_channels
+        for i, r in enumerate(learned):
+            if i:
+                layers[f"pool{2 * r}"] = nn.AvgPool2d(2)
+                field = field.pool(2)
+            stage = r.bit_length() - 1
+            layers[f"conv{r}_0"] = EqualizedConv2d(ch, nf(stage - 1), 3)
+            layers[f"act{r}_0"] = nn.LeakyReLU(0.2)
+            layers[f"conv{r}_1"] = EqualizedConv2d(nf(stage - 1), nf(stage - 2), 3)
+            layers[f"act{r}_1"] = nn.LeakyReLU(0.2)
+            field = field.conv(3).conv(3)
+            ch = nf(stage - 2)
+        self.local = nn.Sequential(layers)
+        self._field = field
+        last = learned[-1] if learned else start
+        # One k x k average pool equals repeated 2x2 pools exactly.
+        self.pool = nn.AvgPool2d(last // 4) if last > 4 else nn.Identity()
+        self.head = nn.Sequential(EqualizedConv2d(ch, nf(1), 3), nn.LeakyReLU(0.2), nn.Flatten())
+        self.dense1 = EqualizedLinear(nf(1) * 16, fingerprint_dim)
+        self.act = nn.LeakyReLU(0.2)
+        self.dense2 = EqualizedLinear(fingerprint_dim, num_classes, gain=1.0)
+
+    # -- forward passes -----------------------------------------------------------------------------
+    def local_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last learned local feature map (after the last trunk conv, before any pooling that follows).
+
+        One position of it depends on ``receptive_field()`` x ``receptive_field()`` input pixels. Where the
+        trunk has no convolution (postpool at s = resolution, predownsample to 4x4) it is the (filtered) input.
+        """
+        self._check_input(x)
+        return self.local(self.preprocess(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Image fingerprints [N, fingerprint_dim]: the Dense1 activations before the last layer."""
+        return self.act(self.dense1(self.head(self.pool(self.local_features(x)))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits [N, num_classes] for images in [-1, 1]."""
+        return self.dense2(self.features(x))
+
+    @property
+    def model_fingerprints(self) -> torch.Tensor:
+        """Model fingerprints [num_classes, fingerprint_dim]: Dense2's effective (scaled) weight rows, detached."""
+        return self.dense2.effective_weight.detach()
+
+    # -- description --------------------------------------------------------------------------------
+    def receptive_field(self) -> int:
+        """Side in input pixels of the square one position of ``local_features`` depends on.
+
+        This is the learned receptive field: the 4x4 head conv and the dense layers see the whole image by
+        design and are left out. At 128x128, postpool with s = 64, 32, 16, 8, 4 gives 5, 14, 32, 68, 140; at
+        s = resolution there are no learned local features and the answer is 1. For predownsample and
+        residual it includes the pyramid filters (the maximum over positions, ignoring borders).
+        """
+        return self._field.size
+
+    def spec(self) -> dict[str, Any]:
+        """Everything needed to rebuild this network: ``{'_target_': ..., **constructor kwargs}``."""
+        return {"_target_": _TARGET, **self._kwargs}
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode}, switching_res={self.switching_res}, receptive_field={self.receptive_field()}"
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        want = (self.in_channels, self.resolution, self.resolution)
+        if x.ndim != 4 or tuple(x.shape[1:]) != want:
+            raise ValueError(
+                f"AttNet was built for images [N, {want[0]}, {want[1]}, {want[2]}] but got {tuple(x.shape)}; make "
+                "model.net.in_channels and model.net.resolution match the data (scale.channels, scale.resolution)."
+            )
+
+
+def _validate(num_classes: int, in_channels: int, resolution: int, fmap_base: int, fmap_max: int,
+              fingerprint_dim: int, mode: str, switching_res: int) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown attNet mode {mode!r}; set model.net.mode (or variant=none|predownsample|"
+                         f"residual|postpool) to one of {', '.join(MODES)}.")
+    if resolution < 4 or not _is_pow2(resolution):
+        raise ValueError(f"attNet needs a power-of-two input resolution of at least 4, got {resolution}; "
+                         "set model.net.resolution (scale.resolution).")
+    if not _is_pow2(switching_res) or not 4 <= switching_res <= resolution:
+        raise ValueError(f"model.net.switching_res must be a power of two from 4 to the resolution {resolution}, "
+                         f"got {switching_res}; set model.net.switching_res.")
+    if mode == "residual" and 2 * switching_res > resolution:
+        raise ValueError(f"the residual variant takes the band between 2r and r, so model.net.switching_res must be "
+                         f"at most {resolution // 2} at resolution {resolution}, got {switching_res}.")
+    for key, value in (("num_classes", num_classes), ("in_channels", in_channels), ("fmap_base", fmap_base),
+                       ("fmap_max", fmap_max), ("fingerprint_dim", fingerprint_dim)):
+        if value < 1:
+            raise ValueError(f"model.net.{key} must be a positive integer, got {value}.")
+    if fmap_base < resolution // 2:
+        raise ValueError(f"model.net.fmap_base {fmap_base} leaves the {resolution}x{resolution} block without "
+                         f"channels; set it (scale.fmap_base) to at least {resolution // 2}.")

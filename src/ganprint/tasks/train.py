@@ -1,0 +1,93 @@
+"""Training an attribution model: fit, test the best checkpoint, write the run record."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig
+
+from ganprint.callbacks import TrainingSpeed
+from ganprint.data import AttributionDataModule
+from ganprint.errors import ConfigError
+from ganprint.models.checkpoint import check_sources, read_checkpoint
+from ganprint.tasks.job import output_dir
+from ganprint.utils.config import config_hash, to_container
+from ganprint.utils.instantiate import instantiate_group
+from ganprint.utils.run_record import write_run_record
+
+log = logging.getLogger("ganprint")
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if not isinstance(v, torch.Tensor) or v.numel() == 1}
+
+
+def build(cfg: DictConfig) -> tuple[AttributionDataModule, pl.LightningModule, pl.Trainer]:
+    """Instantiate data module, model and trainer from a composed ``train.yaml``-style config."""
+    if cfg.get("seed") is not None:
+        pl.seed_everything(int(cfg.seed), workers=True)
+    datamodule: AttributionDataModule = hydra.utils.instantiate(cfg.data)
+    model = hydra.utils.instantiate(cfg.model, source_names=datamodule.source_names)
+    n_out = model.net.spec().get("num_classes")
+    if n_out != datamodule.num_classes:
+        raise ConfigError(f"model has {n_out} outputs but the source set has "
+                          f"{datamodule.num_classes} sources; leave `model.net.num_classes` at its default.")
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return datamodule, model, trainer
+
+
+def init_from_parent(model: pl.LightningModule, path: str, source_names: list[str]) -> None:
+    """Start from a parent checkpoint's weights (fine-tuning, immunization); sources must match."""
+    ckpt = read_checkpoint(path)
+    check_sources(ckpt["ganprint"]["source_names"], source_names, path)
+    state = {k: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    model.load_state_dict(state, strict=False)
+    log.info("initialised from parent checkpoint %s", path)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    start = time.time()
+    datamodule, model, trainer = build(cfg)
+    if cfg.get("init_ckpt"):
+        init_from_parent(model, cfg.init_ckpt, datamodule.source_names)
+    for lg in trainer.loggers:
+        lg.log_hyperparams({**to_container(cfg), "params/total": sum(p.numel() for p in model.parameters())})
+    fit_time = 0.0
+    if cfg.get("train", True):
+        t0 = time.time()
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        fit_time = time.time() - t0
+    train_metrics = scalar_metrics(trainer.callback_metrics)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    test_metrics: dict[str, Any] = {}
+    confusion = None
+    if cfg.get("test", True):
+        if not best:
+            log.warning("no best checkpoint found; testing the current weights")
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        confusion = trainer.callback_metrics.get("test/confusion_matrix")
+        test_metrics = scalar_metrics(trainer.callback_metrics)
+    speed = next((c for c in trainer.callbacks if isinstance(c, TrainingSpeed)), None)
+    metrics = {**train_metrics, **test_metrics}
+    if speed is not None and speed.seconds > 0:
+        metrics["train/images_per_s"] = speed.images_per_s
+    if trainer.is_global_zero:
+        datamodule.manifest.write(output_dir(cfg) / "manifest.csv")
+        write_run_record(
+            output_dir(cfg), task=cfg.get("task_name", "train"), status="ok", metrics=metrics,
+            sources=datamodule.source_names, seed=cfg.get("seed"), ckpt_path=best,
+            last_ckpt=getattr(trainer.checkpoint_callback, "last_model_path", ""),
+            confusion_matrix=confusion, data=datamodule.summary(),
+            manifest_sha256=datamodule.manifest.sha256, config=to_container(cfg), config_sha256=config_hash(cfg),
+            global_step=trainer.global_step, epochs=trainer.current_epoch, fit_time_s=fit_time,
+            wall_time_s=time.time() - start, tags=list(cfg.get("tags") or []),
+        )
+        log.info("test/acc=%.4f  run record: %s", metrics.get("test/acc", float("nan")), output_dir(cfg) / "metrics.json")
+    return metrics

@@ -1,0 +1,19 @@
+"""`ganprint-train`: train an attribution model on a source set, test it, write the run record."""
+
+import hydra
+from omegaconf import DictConfig
+
+from ganprint.tasks.job import run_job
+from ganprint.utils.config import CONFIG_DIR
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    from ganprint.tasks.train import train
+
+    metrics = run_job(cfg, train)
+    return None if metrics is None else metrics.get(cfg.get("optimized_metric") or "val/acc_best")
+
+
+if __name__ == "__main__":
+    main()

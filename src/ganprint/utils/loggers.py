@@ -1,0 +1,37 @@
+"""Experiment loggers: wandb offline unless the user is logged in, and making sure every run is finished."""
+
+from __future__ import annotations
+
+import netrc
+import os
+from pathlib import Path
+
+from pytorch_lightning.loggers import WandbLogger
+
+
+def wandb_logged_in() -> bool:
+    """True when a wandb API key is set or stored (``wandb login`` writes it to ~/.netrc)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def wandb_logger(offline: bool | str = "auto", save_dir: str = ".", **kwargs) -> WandbLogger:
+    """A WandbLogger that runs offline unless the user is logged in (``offline=auto``)."""
+    if offline == "auto":
+        offline = os.environ.get("WANDB_MODE") == "offline" or not wandb_logged_in()
+    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    return WandbLogger(offline=bool(offline), save_dir=save_dir, **kwargs)
+
+
+def finish_wandb() -> None:
+    """Close the current wandb run so the next job of a multirun gets its own (template issue #289)."""
+    try:
+        import wandb
+    except ImportError:
+        return
+    if wandb.run is not None:
+        wandb.finish()

@@ -1,0 +1,75 @@
+"""Run records: the contract between training and tables.
+
+Every job (deep model, baseline, evaluation, any stage) writes ``metrics.json`` beside its resolved config:
+metrics, source names in label order, seed, git commit, data-manifest hash, config hash, wall time and
+package versions. Reporting reads these files only. Written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganprint.utils.atomic import atomic_write_json
+from ganprint.utils.config import PROJECT_ROOT
+
+RECORD_NAME = "metrics.json"
+PACKAGES = ("torch", "pytorch-lightning", "torchmetrics", "hydra-core", "scikit-learn", "albumentations", "numpy")
+
+
+def git_commit() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "missing"
+    try:
+        out["ganprint"] = metadata.version("ganprint")
+    except metadata.PackageNotFoundError:
+        out["ganprint"] = "source"
+    return out
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+def write_run_record(output_dir: str | Path, **fields: Any) -> Path:
+    """Write ``output_dir/metrics.json`` with ``fields`` plus provenance (commit, versions, host, time)."""
+    record = {"record_version": 1, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git": git_commit(),
+              "versions": versions(), "host": {"machine": platform.machine(), "cuda": torch.cuda.is_available()}}
+    record.update(to_jsonable(fields))
+    return atomic_write_json(Path(output_dir) / RECORD_NAME, record)
+
+
+def read_run_record(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / RECORD_NAME
+    return json.loads(path.read_text())

@@ -1,0 +1,24 @@
+"""Shared fixtures: composed configs at smoke scale pointing every output at a temporary directory."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from hydra.core.global_hydra import GlobalHydra
+
+from tests.helpers.hydra_cli import compose_cfg
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def smoke_train_cfg(tmp_path):
+    def make(*overrides: str):
+        return compose_cfg("train", tmp_path, ["scale=smoke", "logger=none", "callbacks.progress_bar=null",
+                                               *overrides])
+    yield make
+    GlobalHydra.instance().clear()

@@ -1,0 +1,80 @@
+"""The entry points as a user runs them: attribute a folder, DDP on 2 CPU processes, a 2-job multirun,
+and user errors that end in one clear line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganprint.utils.run_record import read_run_record
+from tests.helpers.hydra_cli import requires_fmnist, run_cli
+
+pytestmark = requires_fmnist
+SMOKE = ["scale=smoke", "logger=none", "callbacks.progress_bar=null", "sources=synthetic3"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("trained")
+    run_cli("train", *SMOKE, "scale.max_epochs=2", f"hydra.run.dir={out}", f"paths.cache_dir={out}/cache")
+    return out
+
+
+def test_attribute_folder_with_a_corrupt_file(trained, tmp_path):
+    ckpt = read_run_record(trained)["ckpt_path"]
+    folder = tmp_path / "suspects"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(folder / f"img{i}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    out = tmp_path / "attr"
+    proc = run_cli("attribute", f"ckpt={ckpt}", f"input={folder}", f"hydra.run.dir={out}")
+    assert "broken.png" in proc.stdout + proc.stderr
+    result = json.loads((out / "attributions.json").read_text())
+    assert len(result["predictions"]) == 5 and len(result["skipped"]) == 1
+    for row in result["predictions"]:
+        probs = [row[f"p_{s}"] for s in result["sources"]]
+        assert abs(sum(probs) - 1) < 1e-4 and row["source"] in {"real", "synth0", "synth1"}
+    assert (out / "attributions.csv").read_text().count("\n") == 6
+
+
+def test_wrong_source_set_is_one_clear_error(trained, tmp_path):
+    ckpt = read_run_record(trained)["ckpt_path"]
+    proc = run_cli("evaluate", *SMOKE[:2], "sources=synthetic5", f"ckpt={ckpt}", f"hydra.run.dir={tmp_path}",
+                   check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "synth3" in proc.stdout + proc.stderr and "sources=" in proc.stdout + proc.stderr
+    assert read_run_record(tmp_path)["status"] == "failed"
+
+
+def test_missing_data_names_the_config_key(tmp_path):
+    proc = run_cli("train", *SMOKE, f"paths.fashion_mnist_dir={tmp_path}/nowhere", f"hydra.run.dir={tmp_path}",
+                   check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "paths.fashion_mnist_dir" in proc.stdout + proc.stderr
+
+
+def test_ddp_on_two_cpu_processes_writes_one_record(tmp_path):
+    run_cli("train", *SMOKE, "trainer=ddp_cpu", "scale.max_epochs=1", f"hydra.run.dir={tmp_path}",
+            f"paths.cache_dir={tmp_path}/cache", timeout=900)
+    records = list(tmp_path.rglob("metrics.json"))
+    assert records == [tmp_path / "metrics.json"]
+    record = read_run_record(tmp_path)
+    assert record["status"] == "ok" and 0 <= record["metrics"]["test/acc"] <= 1
+    assert record["config"]["trainer"]["devices"] == 2
+    # each process saw half of the global batch: global_step counts the per-device batches of one process
+    assert record["global_step"] == int(np.ceil(3 * 96 / 2 / 16))
+
+
+def test_multirun_of_two_jobs_writes_two_records(tmp_path):
+    run_cli("train", "-m", *SMOKE, "debug=fdr", "seed=1,2", f"hydra.sweep.dir={tmp_path}",
+            f"paths.cache_dir={tmp_path}/cache")
+    records = sorted(tmp_path.glob("*/metrics.json"))
+    assert len(records) == 2
+    assert sorted(read_run_record(r)["seed"] for r in records) == [1, 2]
