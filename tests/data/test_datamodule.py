@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tests.data.test_sources import ArraySource
 
 from ganprint.data import AttributionDataModule
 from ganprint.data.splits import SplitCounts, split_keys
-from tests.data.test_sources import ArraySource
 
 
 def sources(n_sources=3, n=60, seed=0):
@@ -39,7 +39,7 @@ def test_labels_follow_source_order_and_values_are_in_range():
     dm.setup()
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (16, 1, 8, 8) and x.dtype == torch.float32
-    assert -1.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= -1.0 and x.max() <= 1.0
     assert sorted(dm.data["test"][1].unique().tolist()) == [0, 1, 2]
     assert dm.manifest.counts()["train"] == {"s0": 30, "s1": 30, "s2": 30}
 

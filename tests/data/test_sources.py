@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-
-from ganprint.data.sources import FashionMNISTSource, FolderSource, MissingDataError, SyntheticSource, read_idx
 from tests.helpers.hydra_cli import FMNIST_DIR, requires_fmnist
+
+from ganprint.data.sources import (
+    FashionMNISTSource,
+    FolderSource,
+    MissingDataError,
+    SyntheticSource,
+    read_idx,
+)
 
 
 @requires_fmnist

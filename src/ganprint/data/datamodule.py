@@ -65,6 +65,12 @@ def to_float(images_uint8_nhwc: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images_uint8_nhwc)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
+def describe(perturb: Perturb | None) -> dict | None:
+    if perturb is None:
+        return None
+    return perturb.describe() if hasattr(perturb, "describe") else {"name": repr(perturb)}
+
+
 class AttributionDataModule(pl.LightningDataModule):
     """Sources → labels, deterministic splits, in-memory uint8 tensors, manifest, leakage checks."""
 
@@ -160,7 +166,7 @@ class AttributionDataModule(pl.LightningDataModule):
             raise ConfigError(f"batch size {self.batch_size} is not divisible by the {self.trainer.world_size} "
                              f"devices; change `data.batch_size` or `trainer.devices`.")
         per_split: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {s: ([], []) for s in SPLITS}
-        seen: dict[str, str] = {}  # content hash -> split it was first assigned to
+        seen: dict[str, tuple[str, str]] = {}  # content hash -> (split, source) it was first assigned to
         for label, source in enumerate(self.sources):
             chosen = split_keys(source.keys(), source.name, self.counts, self.split_seed)
             for split in SPLITS:
@@ -168,10 +174,11 @@ class AttributionDataModule(pl.LightningDataModule):
                 hashes = [content_hash(im) for im in images]
                 keep = []
                 for j, h in enumerate(hashes):
-                    first = seen.setdefault(h, split)
-                    # The same picture can sit under two keys (datasets have exact duplicates); it may only
-                    # ever be in one split, so a later copy is dropped instead of leaking into val or test.
-                    if first != split:
+                    first = seen.setdefault(h, (split, source.name))
+                    # The same picture can sit under two keys (datasets have exact duplicates) or in two
+                    # sources (a generator that reproduced a real image); it may only ever have one split and
+                    # one label, so a later copy is dropped instead of leaking into val/test or another class.
+                    if first != (split, source.name):
                         self.dropped_duplicates += 1
                     else:
                         keep.append(j)
@@ -192,13 +199,13 @@ class AttributionDataModule(pl.LightningDataModule):
             log.info("dropped %d duplicate images that would have been in two splits", self.dropped_duplicates)
 
     def check_no_leakage(self) -> None:
-        """Raise LeakageError if any content hash is in two splits."""
-        where: dict[str, set[str]] = {}
-        for split, _source, _label, _key, h in self.manifest.rows:
-            where.setdefault(h, set()).add(split)
+        """Raise LeakageError if any content hash is in two splits or two sources."""
+        where: dict[str, set[tuple[str, str]]] = {}
+        for split, source, _label, _key, h in self.manifest.rows:
+            where.setdefault(h, set()).add((split, source))
         leaked = [h for h, s in where.items() if len(s) > 1]
         if leaked:
-            raise LeakageError(f"{len(leaked)} images are in more than one split (e.g. {leaked[0]}).")
+            raise LeakageError(f"{len(leaked)} images are in more than one split or source (e.g. {leaked[0]}).")
 
     # -- loaders ------------------------------------------------------------------------------------
     def dataset(self, split: str) -> ImageArrayDataset:
@@ -228,4 +235,5 @@ class AttributionDataModule(pl.LightningDataModule):
         return {"sources": [s.describe() for s in self.sources], "counts": self.manifest.counts(),
                 "manifest_sha256": self.manifest.sha256, "skipped": self.skipped,
                 "dropped_duplicates": self.dropped_duplicates, "resolution": self.resolution,
-                "channels": self.channels, "split_seed": self.split_seed}
+                "channels": self.channels, "split_seed": self.split_seed,
+                "test_perturb": describe(self.test_perturb), "train_perturb": describe(self.train_perturb)}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -16,6 +18,7 @@ from ganprint.data import AttributionDataModule
 from ganprint.errors import ConfigError
 from ganprint.models.checkpoint import check_sources, read_checkpoint
 from ganprint.tasks.job import output_dir
+from ganprint.utils.atomic import atomic_write
 from ganprint.utils.config import config_hash, to_container
 from ganprint.utils.instantiate import instantiate_group
 from ganprint.utils.run_record import write_run_record
@@ -52,8 +55,58 @@ def init_from_parent(model: pl.LightningModule, path: str, source_names: list[st
     log.info("initialised from parent checkpoint %s", path)
 
 
+def publish_best(best: Path) -> Path:
+    """Copy the best checkpoint to ``checkpoints/best.ckpt``: a fixed name later stages can point at."""
+    target = best.parent / "best.ckpt"
+    if best != target:
+        atomic_write(target, lambda tmp: shutil.copyfile(best, tmp))
+    return target
+
+
+def analyse(cfg: DictConfig, datamodule: AttributionDataModule, model: pl.LightningModule, trainer) -> dict:
+    """FD ratio of the test fingerprints and, if asked, the t-SNE figure (``analysis.*`` in train.yaml)."""
+    from ganprint.tasks import analysis
+
+    opts = cfg.get("analysis") or {}
+    out: dict[str, Any] = {}
+    if not (opts.get("fd_ratio") or opts.get("tsne")) or not hasattr(model.net, "features"):
+        return out
+    sx, sy = analysis.split_arrays(datamodule, "test")
+    feats = analysis.fingerprints(model.net, sx)
+    if opts.get("fd_ratio"):
+        out.update(analysis.fd_ratio_metrics(feats, sy, datamodule.source_names, int(cfg.seed or 0)))
+    if opts.get("tsne"):
+        panels = {"attNet image fingerprints": (feats, sy)}
+        data = analysis.content_data(datamodule)
+        if data is not None:
+            from ganprint.models.baselines.content import embed_images, train_content_classifier
+
+            content = train_content_classifier(*data, seed=int(cfg.seed or 0),
+                                               cache_dir=f"{cfg.paths.cache_dir}/content_classifier",
+                                               progress=False)
+            cf = embed_images(content, sx)
+            panels = {"content features (Inception role)": (cf, sy), **panels}
+            out.update({f"test/content_{k.split('/')[1]}": v for k, v in
+                        analysis.fd_ratio_metrics(cf, sy, datamodule.source_names, int(cfg.seed or 0)).items()})
+        path = analysis.tsne_of_run(panels, datamodule.source_names, output_dir(cfg), int(cfg.seed or 0))
+        analysis.log_image(trainer, "figures/tsne", path)
+    return out
+
+
+def is_baseline(cfg: DictConfig) -> bool:
+    from ganprint.models.baselines.base import Baseline
+
+    return issubclass(hydra.utils.get_class(cfg.model._target_), Baseline)
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     start = time.time()
+    if is_baseline(cfg):
+        from ganprint.tasks.baseline import fit_baseline
+
+        if cfg.get("seed") is not None:
+            pl.seed_everything(int(cfg.seed), workers=True)
+        return fit_baseline(cfg, hydra.utils.instantiate(cfg.data), hydra.utils.instantiate(cfg.model), start)
     datamodule, model, trainer = build(cfg)
     if cfg.get("init_ckpt"):
         init_from_parent(model, cfg.init_ckpt, datamodule.source_names)
@@ -66,6 +119,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         fit_time = time.time() - t0
     train_metrics = scalar_metrics(trainer.callback_metrics)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best and trainer.is_global_zero:
+        best = str(publish_best(Path(best)))
     test_metrics: dict[str, Any] = {}
     confusion = None
     if cfg.get("test", True):
@@ -74,6 +129,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         confusion = trainer.callback_metrics.get("test/confusion_matrix")
         test_metrics = scalar_metrics(trainer.callback_metrics)
+    if cfg.get("test", True) and trainer.is_global_zero:
+        test_metrics.update(analyse(cfg, datamodule, model, trainer))
     speed = next((c for c in trainer.callbacks if isinstance(c, TrainingSpeed)), None)
     metrics = {**train_metrics, **test_metrics}
     if speed is not None and speed.seconds > 0:

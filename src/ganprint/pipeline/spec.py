@@ -1,0 +1,146 @@
+"""Experiment specs (``experiments/*.yaml``): which runs fill which cells of a table or which figure.
+
+A spec names its rows and columns; a cell is the job ``entry`` run with ``common + row + column`` overrides,
+optionally on a parent job's checkpoint (evaluation of a trained model, fine-tuning for immunization), and
+reads one metric from its run records. Paper values travel with the spec, marked approximate where
+``reference/paper-tables.md`` marks them so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganprint.errors import ConfigError
+
+ENTRIES = ("train", "evaluate")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One configuration to run (per seed): an entry point and its overrides, maybe on a parent checkpoint."""
+
+    entry: str
+    overrides: tuple[str, ...]
+    parent: JobSpec | None = None
+    parent_arg: str = "ckpt"  # `ckpt` (evaluate a parent) or `init_ckpt` (fine-tune from it)
+
+    def describe(self) -> dict[str, Any]:
+        return {"entry": self.entry, "overrides": list(self.overrides), "parent_arg": self.parent_arg,
+                "parent": self.parent.describe() if self.parent else None}
+
+
+@dataclass
+class Cell:
+    row: str
+    column: str
+    job: JobSpec
+    metric: str
+    percent: bool = False
+
+
+@dataclass
+class FigureSpec:
+    name: str
+    job: JobSpec
+    file: str          # path relative to the job's run directory
+    caption: str = ""
+
+
+@dataclass
+class ExperimentSpec:
+    id: str
+    title: str
+    path: Path
+    paper_ref: str = ""
+    description: str = ""
+    chance: float | None = None
+    rows: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    cells: list[Cell] = field(default_factory=list)
+    figures: list[FigureSpec] = field(default_factory=list)
+    paper: dict[str, dict[str, Any]] = field(default_factory=dict)
+    paper_approx: bool = True
+    notes: str = ""
+
+    def jobs(self) -> list[JobSpec]:
+        seen: dict[JobSpec, None] = {}
+        for job in [c.job for c in self.cells] + [f.job for f in self.figures]:
+            chain = []
+            while job is not None:
+                chain.append(job)
+                job = job.parent
+            for j in reversed(chain):  # parents first
+                seen.setdefault(j, None)
+        return list(seen)
+
+
+def _job(entry: str, overrides: list[str], parent: dict | None, where: str) -> JobSpec:
+    if entry not in ENTRIES:
+        raise ConfigError(f"{where}: unknown entry {entry!r}; use one of {ENTRIES}.")
+    parent_job = None
+    parent_arg = "ckpt"
+    if parent:
+        parent_job = _job(parent.get("entry", "train"), [*parent.get("common", []), *parent.get("overrides", [])],
+                          parent.get("parent"), where)
+        parent_arg = parent.get("as", "ckpt")
+        if parent_arg not in ("ckpt", "init_ckpt"):
+            raise ConfigError(f"{where}: parent `as` must be ckpt or init_ckpt, not {parent_arg!r}.")
+    return JobSpec(entry, tuple(str(o) for o in overrides), parent_job, parent_arg)
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Parse and check one spec file; errors name the file and key."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML ({exc}); fix the file.") from exc
+    where = str(path)
+    for key in ("id", "title"):
+        if key not in data:
+            raise ConfigError(f"{where}: missing `{key}`; every spec needs id and title.")
+    spec = ExperimentSpec(id=str(data["id"]), title=str(data["title"]), path=path,
+                          paper_ref=str(data.get("paper_ref", "")), description=str(data.get("description", "")),
+                          chance=data.get("chance"), notes=str(data.get("notes", "")))
+    common = list(data.get("common", []))
+    default_entry = data.get("entry", "train")
+    paper = data.get("paper") or {}
+    spec.paper_approx = bool(paper.get("approx", True))
+    spec.paper = {str(k): dict(v) for k, v in (paper.get("values") or {}).items()}
+    columns = data.get("columns") or []
+    for row in data.get("rows") or []:
+        spec.rows.append(str(row["name"]))
+        for col in columns:
+            if str(col["name"]) not in spec.columns:
+                spec.columns.append(str(col["name"]))
+            if col.get("rows") and row["name"] not in col["rows"]:
+                continue
+            overrides = [*common, *row.get("overrides", []), *col.get("overrides", [])]
+            parent = row.get("parent")
+            if parent is not None:
+                parent = {**parent, "common": [*common, *parent.get("common", [])]}
+            job = _job(row.get("entry", col.get("entry", default_entry)), overrides, parent, where)
+            spec.cells.append(Cell(str(row["name"]), str(col["name"]), job, str(col.get("metric", "test/acc")),
+                                   bool(col.get("percent", col.get("metric", "test/acc").endswith("acc")))))
+    for fig in data.get("figures") or []:
+        job = _job(fig.get("entry", default_entry), [*common, *fig.get("overrides", [])], None, where)
+        spec.figures.append(FigureSpec(str(fig["name"]), job, str(fig["file"]), str(fig.get("caption", ""))))
+    if not spec.cells and not spec.figures:
+        raise ConfigError(f"{where}: no rows x columns and no figures; a spec must say which runs fill it.")
+    return spec
+
+
+def load_specs(folder: str | Path, only: list[str] | None = None) -> list[ExperimentSpec]:
+    files = sorted(Path(folder).glob("*.yaml"))
+    specs = [load_spec(f) for f in files]
+    if only:
+        known = {s.id for s in specs}
+        unknown = [o for o in only if o not in known]
+        if unknown:
+            raise ConfigError(f"unknown tables {unknown}; choose from {sorted(known)} (`tables=[...]`).")
+        specs = [s for s in specs if s.id in only]
+    return specs

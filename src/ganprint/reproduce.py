@@ -1,0 +1,19 @@
+"""`ganprint-reproduce` (`make reproduce-tables`): run every experiment of experiments/ that has no record yet,
+then write the tables, figures, index and provenance under results/<scale>/."""
+
+import hydra
+from omegaconf import DictConfig
+
+from ganprint.tasks.job import run_job
+from ganprint.utils.config import CONFIG_DIR
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="reproduce")
+def main(cfg: DictConfig) -> None:
+    from ganprint.tasks.reproduce import reproduce
+
+    run_job(cfg, reproduce)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Feature analyses done by the run that has the model: FD ratio of image fingerprints, the t-SNE figure
+(content features vs attNet fingerprints, the paper's Fig. 1), and the content data they need."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganprint.data import AttributionDataModule
+from ganprint.metrics.frechet import fd_ratio
+
+log = logging.getLogger("ganprint")
+MAX_CONTENT_IMAGES = 20000
+
+
+def split_arrays(datamodule: AttributionDataModule, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 ``[N, H, W, C]`` images and int labels of one split (after any test perturbation)."""
+    images, labels = datamodule.data[split]
+    return images.permute(0, 2, 3, 1).numpy(), labels.numpy()
+
+
+def content_data(datamodule: AttributionDataModule) -> tuple[np.ndarray, np.ndarray] | None:
+    """Real images with content (product-class) labels for the content classifier, or None if no source
+    has content labels. Images that sit in the attribution val/test splits are left out."""
+    real = next((s for s in datamodule.sources if hasattr(s, "labels")), None)
+    if real is None:
+        return None
+    held_out = {key for split, src, _l, key, _h in datamodule.manifest.rows if src == real.name and split != "train"}
+    keys = [k for k in real.keys() if not k.startswith("test:") and k not in held_out][:MAX_CONTENT_IMAGES]
+    images = real.load(keys, datamodule.resolution, datamodule.channels).images
+    return images, real.labels(keys)
+
+
+@torch.no_grad()
+def fingerprints(net: torch.nn.Module, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Image fingerprints (``net.features``) of uint8 ``[N, H, W, C]`` images."""
+    from ganprint.data import to_float
+
+    net = net.eval()
+    device = next(net.parameters()).device
+    out = [net.features(to_float(images[i : i + batch_size]).to(device)).cpu() for i in range(0, len(images), batch_size)]
+    return torch.cat(out).numpy()
+
+
+def fd_ratio_metrics(features: np.ndarray, labels: np.ndarray, names: list[str], seed: int) -> dict[str, Any]:
+    # Exact FD in more than 256 dimensions costs ~30 s per pair; a PCA to at most 256 (and to fewer than the
+    # samples, so covariances stay estimable) keeps it to seconds.
+    pca_dim = min(256, len(features) // 4)
+    res = fd_ratio(features, labels, seed=seed, names=names, pca_dim=pca_dim if features.shape[1] > pca_dim else None)
+    return {"test/fd_ratio": float(res["fd_ratio"]), "test/fd_inter": float(res["fd_inter_mean"]),
+            "test/fd_intra": float(res["fd_intra_mean"])}
+
+
+def tsne_of_run(panels: dict[str, tuple[np.ndarray, np.ndarray]], names: list[str], out_dir: Path,
+                seed: int, max_points: int = 2000) -> Path:
+    """The t-SNE figure of several feature spaces of the same test images, saved as figures/tsne.png."""
+    from ganprint.reporting.tsne import tsne_figure
+
+    rng = np.random.default_rng(seed)
+    n = len(next(iter(panels.values()))[1])
+    idx = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
+    panels = {k: (f[idx], y[idx]) for k, (f, y) in panels.items()}
+    return tsne_figure(panels, names, out_dir / "figures" / "tsne.png", seed=seed)
+
+
+def log_image(trainer, key: str, path: Path) -> None:
+    """Send a figure to wandb when the run logs there."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    for lg in getattr(trainer, "loggers", []) or []:
+        if isinstance(lg, WandbLogger):
+            lg.log_image(key=key, images=[str(path)])
