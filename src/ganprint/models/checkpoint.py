@@ -63,8 +63,13 @@ def load_attribution_module(path: str | Path, expected_sources: Sequence[str] | 
     meta = ckpt["ganprint"]
     check_sources(meta["source_names"], expected_sources, path)
     net = build_net(meta["net"])
-    hflip = bool(ckpt.get("hyper_parameters", {}).get("hflip", True))
-    module = AttributionModule(net=net, source_names=meta["source_names"], optimizer=optimizer, hflip=hflip)
+    module_cls = AttributionModule
+    if meta.get("module"):
+        if not str(meta["module"]).startswith("ganprint."):
+            raise CheckpointError(f"checkpoint names module class {meta['module']!r}, outside ganprint; refusing it.")
+        module_cls = get_class(str(meta["module"]))
+    hparams = {k: v for k, v in (ckpt.get("hyper_parameters") or {}).items() if k != "source_names"}
+    module = module_cls(net=net, source_names=meta["source_names"], optimizer=optimizer, **hparams)
     missing, unexpected = module.load_state_dict(ckpt["state_dict"], strict=False)
     missing = [k for k in missing if k.startswith("net.")]
     unexpected = [k for k in unexpected if k.startswith("net.")]

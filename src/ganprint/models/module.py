@@ -131,4 +131,5 @@ class AttributionModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         net = getattr(self.net, "_orig_mod", self.net)
         checkpoint["ganprint"] = {"format": CHECKPOINT_FORMAT, "kind": "attribution",
+                                  "module": f"{type(self).__module__}.{type(self).__qualname__}",
                                   "source_names": list(self.source_names), "net": net.spec()}
