@@ -78,3 +78,11 @@ def test_multirun_of_two_jobs_writes_two_records(tmp_path):
     records = sorted(tmp_path.glob("*/metrics.json"))
     assert len(records) == 2
     assert sorted(read_run_record(r)["seed"] for r in records) == [1, 2]
+
+
+def test_ddp_jobs_in_a_multirun_write_one_directory_each(tmp_path):
+    run_cli("train", "-m", *SMOKE, "trainer=ddp_cpu", "debug=fdr", "trainer.devices=2", "seed=1,2",
+            f"hydra.sweep.dir={tmp_path}", f"paths.cache_dir={tmp_path}/cache", timeout=900)
+    records = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("metrics.json"))
+    assert [str(r) for r in records] == ["0/metrics.json", "1/metrics.json"]
+    assert sorted(d.name for d in tmp_path.iterdir() if d.is_dir()) == ["0", "1"]

@@ -20,6 +20,7 @@ from ganprint.models.checkpoint import check_sources, read_checkpoint
 from ganprint.tasks.job import output_dir
 from ganprint.utils.atomic import atomic_write
 from ganprint.utils.config import config_hash, to_container
+from ganprint.utils.ddp import single_run_argv_for_ranks
 from ganprint.utils.instantiate import instantiate_group
 from ganprint.utils.run_record import write_run_record
 
@@ -113,6 +114,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     for lg in trainer.loggers:
         lg.log_hyperparams({**to_container(cfg), "params/total": sum(p.numel() for p in model.parameters())})
     fit_time = 0.0
+    single_run_argv_for_ranks(trainer.world_size)
     if cfg.get("train", True):
         t0 = time.time()
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
