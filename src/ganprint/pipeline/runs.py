@@ -2,8 +2,9 @@
 
 Every (job, seed) has a fixed directory ``<results>/runs/<job key>/seed_<seed>/`` whose ``metrics.json`` is its
 record; a run whose record exists with ``status: ok`` and the same config hash is skipped, so a second
-reproduction only redoes what changed. Missing seeds of a job are launched as one Hydra multirun (through the
-chosen Hydra launcher: basic, joblib, submitit), parents before children. A crashed multirun is recorded and
+reproduction only redoes what changed. Missing seeds of a job run in this process one after
+another (``in_process``, the default: no interpreter start-up per job) or are launched as one Hydra multirun
+through the chosen Hydra launcher (``basic``, ``joblib``, ``submitit_slurm``), parents before children. A crashed multirun is recorded and
 the rest goes on; its cells show the gap.
 """
 
@@ -55,8 +56,8 @@ def job_overrides(job: JobSpec, root: Path, scale: str, seed: int | str) -> list
     return out
 
 
-def composed_hash(entry: str, overrides: list[str], output_dir: Path) -> str:
-    """The config hash the job itself will record, computed by composing its config here."""
+def compose_job(entry: str, overrides: list[str], output_dir: Path):
+    """The job's config as its entry point would compose it, with its output directory set."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(ENTRY_CONFIG[entry], overrides=[*overrides, f"paths.output_dir={output_dir}"],
@@ -64,8 +65,33 @@ def composed_hash(entry: str, overrides: list[str], output_dir: Path) -> str:
     HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):
         del cfg.hydra
+    return cfg
+
+
+def composed_hash(entry: str, overrides: list[str], output_dir: Path) -> str:
+    """The config hash the job itself will record, computed by composing its config here."""
     try:
-        return config_hash(cfg)
+        return config_hash(compose_job(entry, overrides, output_dir))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def run_in_process(entry: str, overrides: list[str], output_dir: Path) -> int:
+    """Run one job in this process (the basic launcher: no interpreter start-up per job). Returns 0 or 1;
+    a failure leaves a failed run record and never stops the caller."""
+    from ganprint.tasks.job import run_job
+
+    if entry == "train":
+        from ganprint.tasks.train import train as task
+    else:
+        from ganprint.tasks.evaluate import evaluate as task
+    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cfg = compose_job(entry, overrides, output_dir)
+        return 0 if run_job(cfg, task) is not None else 1
+    except (Exception, SystemExit) as exc:  # one job's failure is recorded as a gap, the rest goes on
+        log.error("job in %s failed: %s", output_dir, exc)
+        return 1
     finally:
         GlobalHydra.instance().clear()
 
@@ -105,14 +131,19 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
     for job in jobs:
         key = job_key(job, scale)
         todo, done = [], []
-        for seed in seeds:
-            rdir = run_dir(root, job, scale, seed)
-            want = composed_hash(job.entry, [*job_overrides(job, root, scale, seed), f"seed={seed}", *(extra or [])],
-                                 rdir)
-            status, _ = record_status(rdir, want)
-            (done if status == "done" else todo).append(seed)
         report = LaunchReport(key, job.entry, todo, job_overrides(job, root, scale, "${seed}"), skipped_seeds=done)
         reports.append(report)
+        try:
+            for seed in seeds:
+                rdir = run_dir(root, job, scale, seed)
+                want = composed_hash(job.entry, [*job_overrides(job, root, scale, seed), f"seed={seed}",
+                                                 *(extra or [])], rdir)
+                status, _ = record_status(rdir, want)
+                (done if status == "done" else todo).append(seed)
+        except Exception as exc:  # a spec whose overrides do not compose is a gap, not the end of the report
+            report.returncode, report.log = -1, f"config does not compose: {exc}"
+            log.error("[%s] %s", key, report.log)
+            continue
         if not todo:
             log.info("[%s] %s %s: all %d seeds done, skipped", key, job.entry, " ".join(job.overrides), len(done))
             continue
@@ -126,9 +157,15 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
                     report.returncode = -1
                     continue
         sweep_dir = Path(root) / "runs" / key
+        if launcher == "in_process" and not dry_run:
+            start = time.time()
+            codes = [run_in_process(job.entry, [*job_overrides(job, root, scale, s), f"seed={s}", *(extra or [])],
+                                    sweep_dir / f"seed_{s}") for s in todo]
+            report.returncode, report.wall_time_s = max(codes), time.time() - start
+            continue
         cmd = [sys.executable, "-m", f"ganprint.{job.entry}", "-m", *report.overrides,
                f"seed={','.join(map(str, todo))}", f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=seed_${seed}",
-               *([f"launcher={launcher}"] if launcher != "basic" else []), *(extra or [])]
+               *([f"launcher={launcher}"] if launcher not in ("basic", "in_process") else []), *(extra or [])]
         log.info("[%s] launching %s seeds %s: %s", key, job.entry, todo, " ".join(job.overrides))
         if dry_run:
             report.log = " ".join(cmd)

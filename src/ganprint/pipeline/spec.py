@@ -117,7 +117,8 @@ def load_spec(path: str | Path) -> ExperimentSpec:
         for col in columns:
             if str(col["name"]) not in spec.columns:
                 spec.columns.append(str(col["name"]))
-            if col.get("rows") and row["name"] not in col["rows"]:
+            if (col.get("rows") and row["name"] not in col["rows"]) or \
+                    (row.get("columns") and col["name"] not in row["columns"]):
                 continue
             overrides = [*common, *row.get("overrides", []), *col.get("overrides", [])]
             parent = row.get("parent")

@@ -74,3 +74,14 @@ def log_image(trainer, key: str, path: Path) -> None:
     for lg in getattr(trainer, "loggers", []) or []:
         if isinstance(lg, WandbLogger):
             lg.log_image(key=key, images=[str(path)])
+
+
+def frequency_figures(images: np.ndarray, labels: np.ndarray, names: list[str], out_dir: Path) -> dict[str, Path]:
+    """figures/spectra.png (mean amplitude spectrum per source) and figures/bands.png (a sample per band)."""
+    from ganprint.reporting.spectra import bands_figure, spectra_figure
+
+    by_source = {n: images[labels == i] for i, n in enumerate(names) if (labels == i).any()}
+    res = images.shape[1]
+    rs = [r for r in (16, 8, 4) if r < res]
+    return {"spectra": spectra_figure(by_source, out_dir / "figures" / "spectra.png"),
+            "bands": bands_figure({n: x[0] for n, x in by_source.items()}, rs, out_dir / "figures" / "bands.png")}

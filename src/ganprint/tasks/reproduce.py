@@ -22,7 +22,7 @@ log = logging.getLogger("ganprint")
 
 def reproduce(cfg: DictConfig) -> dict[str, Any]:
     start = time.time()
-    scale = str(cfg.scale)
+    scale = str(cfg.scale.name)
     root = Path(cfg.results_dir) / scale
     specs = load_specs(cfg.experiments_dir, list(cfg.tables) if cfg.get("tables") else None)
     seeds = [int(cfg.base_seed) + i for i in range(int(cfg.seeds))]
@@ -79,7 +79,7 @@ def log_to_wandb(cfg: DictConfig, root: Path, specs, tables: dict[str, dict[str,
 
     from ganprint.utils.loggers import wandb_logged_in
 
-    run = wandb.init(project="ganprint", group=f"reproduce-{cfg.scale}", job_type="reproduce",
+    run = wandb.init(project="ganprint", group=f"reproduce-{cfg.scale.name}", job_type="reproduce",
                      mode="online" if wandb_logged_in() else "offline", dir=str(root))
     try:
         for spec in specs:

@@ -70,9 +70,12 @@ def analyse(cfg: DictConfig, datamodule: AttributionDataModule, model: pl.Lightn
 
     opts = cfg.get("analysis") or {}
     out: dict[str, Any] = {}
+    sx, sy = analysis.split_arrays(datamodule, "test")
+    if opts.get("spectra"):
+        for key, path in analysis.frequency_figures(sx, sy, datamodule.source_names, output_dir(cfg)).items():
+            analysis.log_image(trainer, f"figures/{key}", path)
     if not (opts.get("fd_ratio") or opts.get("tsne")) or not hasattr(model.net, "features"):
         return out
-    sx, sy = analysis.split_arrays(datamodule, "test")
     feats = analysis.fingerprints(model.net, sx)
     if opts.get("fd_ratio"):
         out.update(analysis.fd_ratio_metrics(feats, sy, datamodule.source_names, int(cfg.seed or 0)))
