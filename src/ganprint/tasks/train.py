@@ -56,6 +56,18 @@ def init_from_parent(model: pl.LightningModule, path: str, source_names: list[st
     log.info("initialised from parent checkpoint %s", path)
 
 
+def resume_path(cfg: DictConfig) -> str | None:
+    """``ckpt_path`` if given; else, with ``resume: auto``, the run directory's own ``last.ckpt`` left by an
+    interrupted run (a reproduction re-runs a killed job in the same directory and continues it)."""
+    if cfg.get("ckpt_path"):
+        return str(cfg.ckpt_path)
+    last = output_dir(cfg) / "checkpoints" / "last.ckpt"
+    if cfg.get("resume", "auto") == "auto" and last.is_file():
+        log.info("resuming from %s", last)
+        return str(last)
+    return None
+
+
 def publish_best(best: Path) -> Path:
     """Copy the best checkpoint to ``checkpoints/best.ckpt``: a fixed name later stages can point at."""
     target = best.parent / "best.ckpt"
@@ -120,7 +132,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     single_run_argv_for_ranks(trainer.world_size)
     if cfg.get("train", True):
         t0 = time.time()
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_path(cfg), weights_only=True)
         fit_time = time.time() - t0
     train_metrics = scalar_metrics(trainer.callback_metrics)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

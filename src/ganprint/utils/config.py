@@ -15,9 +15,15 @@ CONFIG_DIR = Path(os.environ.get("GANPRINT_CONFIG_DIR", PROJECT_ROOT / "conf"))
 
 
 def register_resolvers() -> None:
-    """``${len:...}`` (number of sources) and ``${pow2:...}``; safe to call twice."""
+    """``${len:...}`` (number of sources), ``${plain:...}`` and ``${project_root:}``; safe to call twice."""
     if not OmegaConf.has_resolver("len"):
         OmegaConf.register_new_resolver("len", lambda x: len(x))
+    if not OmegaConf.has_resolver("plain"):
+        # A config node as plain data: its `_target_` dropped, so Hydra passes it on instead of building it
+        # (a GAN spec handed to a generator source, which builds the GAN itself when it has to train one).
+        OmegaConf.register_new_resolver(
+            "plain", lambda node: OmegaConf.create({k: v for k, v in OmegaConf.to_container(node, resolve=True).items()
+                                                    if k != "_target_"}))
     if not OmegaConf.has_resolver("project_root"):
         OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
 
