@@ -56,11 +56,13 @@ def test_train_config_option_composes_and_instantiates(overrides, tmp_path):
     assert trainer.max_epochs >= 1 or cfg.trainer.get("fast_dev_run")
 
 
-@pytest.mark.parametrize("name", ["eval", "attribute"])
+@pytest.mark.parametrize("name", ["eval", "attribute", "openset", "reproduce"])
 def test_other_entry_configs_compose(name, tmp_path):
-    cfg = compose_cfg(name, tmp_path, ["ckpt=x.ckpt"] + (["input=somewhere"] if name == "attribute" else []))
+    overrides = {"eval": ["ckpt=x.ckpt"], "attribute": ["ckpt=x.ckpt", "input=somewhere"],
+                 "openset": ["ckpt=x.ckpt"], "reproduce": []}[name]
+    cfg = compose_cfg(name, tmp_path, overrides)
     assert cfg.task_name == name
-    if name == "eval":
+    if name in ("eval", "openset"):
         dm = hydra.utils.instantiate(cfg.data)
         assert dm.source_names[0] == "real"
 
@@ -69,5 +71,5 @@ def test_every_yaml_is_reachable():
     """No config file hides outside the groups the tests compose."""
     groups = {p.parent.name for p in Path(CONFIG_DIR).rglob("*.yaml")} - {"conf"}
     tested = {"scale", "data", "sources", "model", "trainer", "callbacks", "logger", "debug", "experiment",
-              "variant", "perturb", "paths", "hydra", "gan", "launcher", "local"}
+              "variant", "perturb", "paths", "hydra", "gan", "launcher", "local", "unknown"}
     assert groups <= tested, f"untested config groups: {groups - tested}"

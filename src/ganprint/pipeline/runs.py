@@ -31,7 +31,7 @@ from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT, config_hash
 from ganprint.utils.run_record import RECORD_NAME
 
 log = logging.getLogger("ganprint")
-ENTRY_CONFIG = {"train": "train", "evaluate": "eval"}
+ENTRY_CONFIG = {"train": "train", "evaluate": "eval", "openset": "openset"}
 
 
 def job_key(job: JobSpec, scale: str) -> str:
@@ -83,6 +83,8 @@ def run_in_process(entry: str, overrides: list[str], output_dir: Path) -> int:
 
     if entry == "train":
         from ganprint.tasks.train import train as task
+    elif entry == "openset":
+        from ganprint.tasks.openset import openset as task
     else:
         from ganprint.tasks.evaluate import evaluate as task
     output_dir.mkdir(parents=True, exist_ok=True)

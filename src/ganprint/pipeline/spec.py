@@ -16,7 +16,7 @@ import yaml
 
 from ganprint.errors import ConfigError
 
-ENTRIES = ("train", "evaluate")
+ENTRIES = ("train", "evaluate", "openset")
 
 
 @dataclass(frozen=True)

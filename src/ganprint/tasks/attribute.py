@@ -1,5 +1,9 @@
 """Attributing image files with a trained checkpoint: batched, with a progress bar, a printed table and
-CSV/JSON output. Unreadable files are reported and skipped; they never abort the batch."""
+CSV/JSON output. Unreadable files are reported and skipped; they never abort the batch.
+
+With ``open_set=true`` and ``openset_calibration=<calibration.json from ganprint-openset>`` an image whose
+open-set score falls below the threshold fitted on validation is attributed to "unknown"; probabilities are then
+temperature-calibrated and each row also carries the score and the nearest known source."""
 
 from __future__ import annotations
 
@@ -19,8 +23,10 @@ from rich.table import Table
 from ganprint.data import to_float
 from ganprint.data.imageio import ImageDecodeError, decode_image, list_images
 from ganprint.errors import ConfigError, UserError
+from ganprint.metrics.openset import NEEDS_FEATURES, UNKNOWN, OpenSetDetector
 from ganprint.models.checkpoint import load_attribution_module
 from ganprint.tasks.job import output_dir
+from ganprint.tasks.openset import weights_digest
 from ganprint.utils.atomic import atomic_write, atomic_write_json
 from ganprint.utils.config import to_container
 from ganprint.utils.run_record import write_run_record
@@ -32,8 +38,12 @@ class NoInputError(UserError, FileNotFoundError):
     """Nothing to attribute."""
 
 
-def attribute_files(module, files: list[Path], crop, batch_size: int = 256, progress: bool = True):
-    """Predict every readable file; return (rows, skipped) with rows of path, source, probabilities."""
+def attribute_files(module, files: list[Path], crop, batch_size: int = 256, progress: bool = True,
+                    detector: OpenSetDetector | None = None):
+    """Predict every readable file; return (rows, skipped) with rows of path, source, probabilities.
+
+    With an open-set ``detector`` the source may be "unknown", the probabilities are calibrated and rows gain
+    ``nearest_source`` (the closed-set answer) and ``score``."""
     spec = module.net.spec()
     res, ch = int(spec["resolution"]), int(spec["in_channels"])
     names = module.source_names
@@ -52,6 +62,9 @@ def attribute_files(module, files: list[Path], crop, batch_size: int = 256, prog
                 log.warning("skipped %s: %s", f, exc)
         if not arrays:
             continue
+        if detector is not None:
+            rows.extend(_open_set_rows(module, detector, ok, to_float(np.stack(arrays))))
+            continue
         with torch.inference_mode():
             probs = module(to_float(np.stack(arrays))).softmax(-1).numpy()
         for f, p in zip(ok, probs, strict=True):
@@ -61,6 +74,50 @@ def attribute_files(module, files: list[Path], crop, batch_size: int = 256, prog
     return rows, skipped
 
 
+def _open_set_rows(module, detector: OpenSetDetector, files: list[Path], x: torch.Tensor) -> list[dict[str, Any]]:
+    names = module.source_names
+    with torch.inference_mode():
+        logits = module(x)
+        features = module.net.features(x) if detector.score in NEEDS_FEATURES else None
+        out = detector.predict(logits, features)
+    labels = detector.label_names(out["pred"])
+    rows = []
+    for i, f in enumerate(files):
+        p = out["probs"][i]
+        k = int(out["nearest"][i])
+        rows.append({"path": str(f), "source": labels[i], "probability": float(p[k]), "nearest_source": names[k],
+                     "score": float(out["score"][i]),
+                     **{f"p_{n}": float(v) for n, v in zip(names, p.tolist(), strict=True)}})
+    return rows
+
+
+def load_open_set(cfg: DictConfig, module) -> OpenSetDetector | None:
+    """The open-set detector for ``open_set=true`` (None otherwise), checked against the checkpoint."""
+    if not cfg.get("open_set", False):
+        return None
+    path = cfg.get("openset_calibration")
+    if not path:
+        raise ConfigError("open_set=true needs the calibration.json written by ganprint-openset for this checkpoint; "
+                          "pass `openset_calibration=<openset run dir>/calibration.json`.")
+    detector = OpenSetDetector.load(path)
+    if detector.source_names != list(module.source_names):
+        raise ConfigError(f"{path} was fitted for sources {detector.source_names} but the checkpoint has "
+                          f"{list(module.source_names)}; pass the calibration.json ganprint-openset wrote for it.")
+    want = detector.info.get("weights_sha256")
+    if want and want != weights_digest(module.net):
+        raise ConfigError(f"{path} was fitted for another checkpoint ({detector.info.get('ckpt_path')}) with the "
+                          f"same sources; rerun ganprint-openset with `ckpt={cfg.ckpt}` and pass its calibration.json.")
+    if detector.score in NEEDS_FEATURES and not hasattr(module.net, "features"):
+        raise ConfigError(f"the {detector.score} score needs image fingerprints this network lacks; rerun "
+                          f"ganprint-openset with openset.score=msp.")
+    if cfg.get("open_set_score"):
+        if cfg.open_set_score not in detector.thresholds:
+            raise ConfigError(f"open_set_score={cfg.open_set_score} was not fitted in {path}; choose one of "
+                              f"{list(detector.thresholds)}.")
+        detector.score = str(cfg.open_set_score)
+    return detector
+
+
 def attribute(cfg: DictConfig) -> dict[str, Any]:
     start = time.time()
     if not cfg.get("ckpt"):
@@ -68,14 +125,21 @@ def attribute(cfg: DictConfig) -> dict[str, Any]:
     if not cfg.get("input"):
         raise ConfigError("nothing to attribute; pass `input=<file|folder|glob>`.")
     module = load_attribution_module(cfg.ckpt)
+    detector = load_open_set(cfg, module)
     files = list_images(cfg.input)
     if not files:
         raise NoInputError(f"no image files found at {cfg.input}; pass an image, a folder or a glob as `input=`.")
     crop = cfg.get("crop", "center")
     crop = None if crop in (None, "none") else (crop if isinstance(crop, str) else list(crop))
-    rows, skipped = attribute_files(module, files, crop, int(cfg.get("batch_size", 256)), bool(cfg.get("progress", True)))
+    rows, skipped = attribute_files(module, files, crop, int(cfg.get("batch_size", 256)), bool(cfg.get("progress", True)),
+                                    detector=detector)
     out = output_dir(cfg)
-    fields = ["path", "source", "probability", *[f"p_{n}" for n in module.source_names]]
+    extra = ["nearest_source", "score"] if detector is not None else []
+    fields = ["path", "source", "probability", *extra, *[f"p_{n}" for n in module.source_names]]
+    open_set = None if detector is None else {
+        "score": detector.score, "threshold": detector.thresholds[detector.score],
+        "temperature": detector.temperature, "calibration": str(cfg.openset_calibration)}
+    labels = [*module.source_names, *([UNKNOWN] if detector is not None else [])]
 
     def write_csv(tmp: Path) -> None:
         with tmp.open("w", newline="") as fh:
@@ -85,26 +149,32 @@ def attribute(cfg: DictConfig) -> dict[str, Any]:
 
     atomic_write(out / "attributions.csv", write_csv)
     atomic_write_json(out / "attributions.json", {"sources": module.source_names, "predictions": rows,
-                                                  "skipped": skipped})
-    counts = {n: sum(r["source"] == n for r in rows) for n in module.source_names}
+                                                  "skipped": skipped, **({"open_set": open_set} if open_set else {})})
+    counts = {n: sum(r["source"] == n for r in rows) for n in labels}
     write_run_record(out, task="attribute", status="ok", sources=module.source_names, ckpt_path=str(cfg.ckpt),
                      input=str(cfg.input), n_files=len(files), n_attributed=len(rows), skipped=skipped,
-                     counts=counts, config=to_container(cfg), wall_time_s=time.time() - start)
-    print_table(rows, skipped, int(cfg.get("max_rows", 50)))
+                     counts=counts, open_set=open_set, config=to_container(cfg), wall_time_s=time.time() - start)
+    print_table(rows, skipped, int(cfg.get("max_rows", 50)), open_set=detector is not None)
     log.info("attributions written to %s", out / "attributions.csv")
     return {"rows": rows, "skipped": skipped, "counts": counts}
 
 
-def print_table(rows: list[dict[str, Any]], skipped: list[dict[str, str]], max_rows: int) -> None:
+def print_table(rows: list[dict[str, Any]], skipped: list[dict[str, str]], max_rows: int,
+                open_set: bool = False) -> None:
     console = Console()
     table = Table(title=f"attribution of {len(rows)} images" + (f" ({len(skipped)} skipped)" if skipped else ""))
     table.add_column("image")
     table.add_column("source")
-    table.add_column("probability", justify="right")
+    table.add_column("calibrated probability" if open_set else "probability", justify="right")
+    if open_set:
+        table.add_column("nearest source")
+        table.add_column("score", justify="right")
+    pad = ["", ""] if open_set else []
     for r in rows[:max_rows]:
-        table.add_row(Path(r["path"]).name, r["source"], f"{r['probability']:.3f}")
+        more = [r["nearest_source"], f"{r['score']:.4g}"] if open_set else []
+        table.add_row(Path(r["path"]).name, r["source"], f"{r['probability']:.3f}", *more)
     if len(rows) > max_rows:
-        table.add_row(f"... {len(rows) - max_rows} more (see attributions.csv)", "", "")
+        table.add_row(f"... {len(rows) - max_rows} more (see attributions.csv)", "", "", *pad)
     for s in skipped:
-        table.add_row(Path(s["path"]).name, "[red]skipped[/red]", s["reason"][:60])
+        table.add_row(Path(s["path"]).name, "[red]skipped[/red]", s["reason"][:60], *pad)
     console.print(table)

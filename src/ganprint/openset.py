@@ -1,0 +1,19 @@
+"""`ganprint-openset ckpt=... sources=<known set> unknown=<unknown set>`: open-set scores, thresholds and
+calibration of a checkpoint, fitted on validation and measured on known + unknown test images."""
+
+import hydra
+from omegaconf import DictConfig
+
+from ganprint.tasks.job import run_job
+from ganprint.utils.config import CONFIG_DIR
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="openset")
+def main(cfg: DictConfig) -> None:
+    from ganprint.tasks.openset import openset
+
+    run_job(cfg, openset)
+
+
+if __name__ == "__main__":
+    main()
