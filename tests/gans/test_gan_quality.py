@@ -67,7 +67,7 @@ def test_trained_dcgan_is_far_closer_to_fashion_mnist_than_untrained(tmp_path):
     trained = zoo.sample(ckpt, n=2500, seed=1)
     torch.manual_seed(0)
     fam = build_family(**zoo.resolve_spec(spec, real))  # same architecture, untrained weights
-    untrained = GanZoo._generate(fam.generator, fam, 2500, 1, 256, torch.device("cpu"))
+    untrained = GanZoo.generate_images(fam.generator, fam, 2500, seed=1)
     rep = frechet_report(pixel_features, real, {"trained": trained, "untrained": untrained})
     fd = rep["fd"]
     assert fd["trained"] < 0.3 * fd["untrained"], rep

@@ -140,7 +140,7 @@ class GanZoo:
                 "images_per_second": round(module.images_seen / max(seconds, 1e-9), 2),
                 "torch": torch.__version__,
             }
-            grid = self._generate(generator, family, 64, seed, 64, torch.device("cpu"))
+            grid = self.generate_images(generator, family, 64, seed, 64, torch.device("cpu"))
             save_png(image_grid(grid, nrow=8), out_dir / GRID_NAME)
             return save_generator(out_dir / CHECKPOINT_NAME, generator, family.spec(), meta)
 
@@ -164,8 +164,9 @@ class GanZoo:
 
     @staticmethod
     @torch.no_grad()
-    def _generate(generator: nn.Module, family: GANFamily, n: int, seed: int, batch_size: int,
-                  device: torch.device) -> np.ndarray:
+    def generate_images(generator: nn.Module, family: GANFamily, n: int, seed: int, batch_size: int = 256,
+                        device: torch.device | str = "cpu") -> np.ndarray:
+        """uint8 ``[n, H, W, C]`` images from ``generator`` (eval mode), latents drawn from ``seed``."""
         generator = generator.to(device).eval()
         rng = torch.Generator().manual_seed(int(seed))
         out = np.empty((n, family.resolution, family.resolution, family.channels), dtype=np.uint8)
@@ -182,4 +183,4 @@ class GanZoo:
             raise ConfigError(f"need n >= 0 and batch_size >= 1, got n={n}, batch_size={batch_size}.")
         with _threads(self.num_threads):
             generator, family, _ = self.load(ckpt_path)
-            return self._generate(generator, family, n, seed, batch_size, self.device)
+            return self.generate_images(generator, family, n, seed, batch_size, self.device)
