@@ -160,6 +160,7 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
                     continue
         sweep_dir = Path(root) / "runs" / key
         if launcher == "in_process" and not dry_run:
+            log.info("[%s] running %s seeds %s: %s", key, job.entry, todo, " ".join(job.overrides))
             start = time.time()
             codes = [run_in_process(job.entry, [*job_overrides(job, root, scale, s), f"seed={s}", *(extra or [])],
                                     sweep_dir / f"seed_{s}") for s in todo]
