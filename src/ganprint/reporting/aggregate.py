@@ -39,7 +39,7 @@ class CellValue:
 
     def text(self) -> str:
         if not self.n:
-            return "— (" + "; ".join(sorted(set(self.gaps)))[:120] + ")" if self.gaps else "—"
+            return f"— ({self.gaps[0].split(':')[0]})" if self.gaps else "—"
         f = 100.0 if self.percent else 1.0
         digits = 2 if self.percent or abs(self.mean) < 100 else 1
         s = f"{self.mean * f:.{digits}f}"

@@ -52,6 +52,9 @@ def write_table(spec: ExperimentSpec, cells: dict[tuple[str, str], CellValue], o
     if spec.paper_ref or spec.description:
         md += [f"{spec.paper_ref}. {spec.description}".strip(". ") + ".", ""]
     md += [frame.to_markdown(index=False), ""]
+    gaps = sorted({(row, col, g) for (row, col), cell in cells.items() for g in cell.gaps})
+    if gaps:
+        md += ["Gaps:", *[f"- {row} / {col}: {g}" for row, col, g in gaps], ""]
     md += [" ".join(x for x in (chance, "Values: mean ± std over seeds (n seeds); accuracies in %." ,
                                 "Paper values marked ≈ are recollections, not verified." if spec.paper else "",
                                 spec.notes) if x), ""]
