@@ -36,7 +36,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         write_run_record(
             output_dir(cfg), task=cfg.get("task_name", "eval"), status="ok", metrics=metrics,
             sources=datamodule.source_names, seed=cfg.get("seed"), ckpt_path=str(cfg.ckpt),
-            confusion_matrix=trainer.callback_metrics.get("test/confusion_matrix"), data=datamodule.summary(),
+            confusion_matrix=trainer.callback_metrics.get("test/confusion_matrix"),
+            response_matrix=trainer.callback_metrics.get("test/response_matrix"), data=datamodule.summary(),
             manifest_sha256=datamodule.manifest.sha256, config=to_container(cfg),
             config_sha256=config_hash(cfg), wall_time_s=time.time() - start, tags=list(cfg.get("tags") or []),
         )

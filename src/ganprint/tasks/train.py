@@ -92,7 +92,7 @@ def analyse(cfg: DictConfig, datamodule: AttributionDataModule, model: pl.Lightn
     if opts.get("fd_ratio"):
         out.update(analysis.fd_ratio_metrics(feats, sy, datamodule.source_names, int(cfg.seed or 0)))
     if opts.get("tsne"):
-        panels = {"attNet image fingerprints": (feats, sy)}
+        panels = {f"{type(model.net).__name__} image fingerprints": (feats, sy)}
         data = analysis.content_data(datamodule)
         if data is not None:
             from ganprint.models.baselines.content import embed_images, train_content_classifier
@@ -158,7 +158,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             output_dir(cfg), task=cfg.get("task_name", "train"), status="ok", metrics=metrics,
             sources=datamodule.source_names, seed=cfg.get("seed"), ckpt_path=best,
             last_ckpt=getattr(trainer.checkpoint_callback, "last_model_path", ""),
-            confusion_matrix=confusion, data=datamodule.summary(),
+            confusion_matrix=confusion, response_matrix=trainer.callback_metrics.get("test/response_matrix"),
+            data=datamodule.summary(),
             manifest_sha256=datamodule.manifest.sha256, config=to_container(cfg), config_sha256=config_hash(cfg),
             global_step=trainer.global_step, epochs=trainer.current_epoch, fit_time_s=fit_time,
             wall_time_s=time.time() - start, tags=list(cfg.get("tags") or []),
