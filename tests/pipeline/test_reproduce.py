@@ -99,3 +99,20 @@ def test_full_smoke_reproduction_builds_every_table(tmp_path):
             assert set(csv["column"]) == set(spec.columns)
             assert (csv["n"] == 1).mean() > 0.9, csv[csv["n"] != 1]
     shutil.rmtree(results / "smoke" / "runs")
+
+
+@pytest.mark.slow
+@requires_fmnist
+def test_results_notebook_runs_on_a_reproduction(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    exp = tmp_path / "experiments"
+    exp.mkdir()
+    (exp / "mini.yaml").write_text(yaml.safe_dump(MINI))
+    reproduce(exp, tmp_path / "results")
+    monkeypatch.setenv("GANPRINT_RESULTS", str(tmp_path / "results" / "smoke"))
+    nb = nbformat.read(PROJECT_ROOT / "notebooks" / "1.0-results-overview.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
+    assert (tmp_path / "results" / "smoke" / "overview.png").is_file()

@@ -1,0 +1,19 @@
+"""`ganprint-gan`: train one GAN-zoo generator on the real data, sample it into a cached source folder, and
+report its Fréchet distances. A multirun over `gan=` and `seed=` trains many in one command."""
+
+import hydra
+from omegaconf import DictConfig
+
+from ganprint.tasks.job import run_job
+from ganprint.utils.config import CONFIG_DIR
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train_gan")
+def main(cfg: DictConfig) -> None:
+    from ganprint.tasks.train_gan import train_gan
+
+    run_job(cfg, train_gan)
+
+
+if __name__ == "__main__":
+    main()
