@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.data.test_sources import ArraySource
+from tests.helpers.hydra_cli import requires_fmnist, run_cli
 
 from ganprint.data import AttributionDataModule
 from ganprint.data.sources import GeneratorSource
 from ganprint.data.sources.generator import training_subset
 from ganprint.utils.run_record import read_run_record
-from tests.data.test_sources import ArraySource
-from tests.helpers.hydra_cli import requires_fmnist, run_cli
 
 
 class FakeZoo:

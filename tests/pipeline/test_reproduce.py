@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from tests.helpers.hydra_cli import requires_fmnist, run_cli
 
 from ganprint.pipeline.runs import job_key
 from ganprint.pipeline.spec import load_spec, load_specs
 from ganprint.utils.config import PROJECT_ROOT
-from tests.helpers.hydra_cli import requires_fmnist, run_cli
 
 MINI = {
     "id": "mini", "title": "mini table", "chance": 1 / 3, "common": ["sources=synthetic3"],
