@@ -1,0 +1,16 @@
+"""``ganprint-bench``: throughput of ganprint's Lightning training against a plain PyTorch loop (issue 10).
+
+One run measures, on the same model, batch size and torch thread count: attNet training images/s of a
+hand-written loop and of ``AttributionModule`` + ``AttributionDataModule`` + the configured ``pl.Trainer``;
+data-loading and batched-inference images/s; the same training comparison for one GAN family; the machine's
+matrix-multiply FLOP/s and attNet's achieved training FLOP/s; and, with a GPU, the paper-scale attNet. Results go
+to ``results/bench.json``. One concern per module: ``settings`` (sizes), ``workload`` (configs, data, model,
+trainer), ``timing``, ``training``, ``loading``, ``inference``, ``gan``, ``flops``, ``gpu``, ``report``,
+``runner``. Imported by ``ganprint.bench_main`` and tests only; nothing in ganprint imports it.
+"""
+
+from ganprint.bench.report import format_report, write_json
+from ganprint.bench.runner import SECTIONS, run_bench
+from ganprint.bench.settings import SIZES, BenchSettings
+
+__all__ = ["SECTIONS", "SIZES", "BenchSettings", "format_report", "run_bench", "write_json"]

@@ -1,0 +1,71 @@
+"""`ganprint-bench` (`make bench`): ganprint's Lightning training against a plain PyTorch loop -> results/bench.json.
+
+Usage: ganprint-bench [--size cpu|smoke] [--smoke] [--threads N] [--repeats N] [--steps N] [--warmup N]
+                      [--gan dcgan|progan|...] [--sections training,loading,...] [--no-gpu] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ganprint.utils.config import PROJECT_ROOT
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from ganprint.bench import SECTIONS, SIZES
+
+    p = argparse.ArgumentParser(prog="ganprint-bench", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--size", choices=sorted(SIZES), default="cpu",
+                   help="cpu: attNet at the cpu scale, batch 64 (the issue-10 comparison); smoke: seconds, for tests")
+    p.add_argument("--smoke", action="store_true", help="same as --size smoke")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads for every CPU measurement (0: torch's default)")
+    p.add_argument("--repeats", type=int, help="repetitions per measurement (medians are reported; >= 3)")
+    p.add_argument("--steps", type=int, help="timed training steps per repetition")
+    p.add_argument("--warmup", type=int, help="untimed training steps before them")
+    p.add_argument("--gan", help="GAN family for the GAN comparison (conf/gan/<name>.yaml)")
+    p.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset of the sections to run")
+    p.add_argument("--no-progress-bar-variant", action="store_true",
+                   help="skip timing Lightning with the configured Rich progress bar")
+    p.add_argument("--no-gpu", action="store_true", help="skip the GPU section even when CUDA is available")
+    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench.json", help="where the JSON goes")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from ganprint.bench import SECTIONS, SIZES, format_report, run_bench, write_json
+    from ganprint.errors import UserError
+
+    s = SIZES["smoke" if args.smoke else args.size]
+    changes = {k: getattr(args, k) for k in ("repeats", "steps", "warmup", "gan") if getattr(args, k) is not None}
+    if args.repeats is not None and args.repeats < 3:
+        print("ganprint-bench: --repeats must be at least 3 (medians of fewer are not robust on a shared machine).",
+              file=sys.stderr)
+        return 2
+    if (args.steps is not None and args.steps < 1) or (args.warmup is not None and args.warmup < 1):
+        print("ganprint-bench: --steps and --warmup must be at least 1.", file=sys.stderr)
+        return 2
+    s = s.replace(threads=args.threads, gpu=not args.no_gpu,
+                  progress_bar_variant=s.progress_bar_variant and not args.no_progress_bar_variant, **changes)
+    sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        print(f"ganprint-bench: unknown --sections {unknown}; choose from {','.join(SECTIONS)}.", file=sys.stderr)
+        return 2
+    try:
+        res = run_bench(s, sections)
+    except UserError as exc:
+        print(f"ganprint-bench: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(res))
+    path = write_json(res, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
