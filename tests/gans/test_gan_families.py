@@ -23,13 +23,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def test_registry_holds_the_five_families():
     assert sorted(FAMILIES) == ["cramergan", "dcgan", "mmdgan", "progan", "sngan"]

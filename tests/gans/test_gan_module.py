@@ -13,14 +13,6 @@ from torch.utils.data import DataLoader
 from ganprint.gans import GANModule, TensorImageDataset, build_family, image_grid, to_uint8
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def fit(module: GANModule, n_batches: int, tmp_path, logger=False) -> pl.Trainer:
     images = np.random.default_rng(0).integers(0, 256, (8 * n_batches, 16, 16, 1), dtype=np.uint8)
     trainer = pl.Trainer(accelerator="cpu", max_epochs=1, logger=logger, enable_checkpointing=False,

@@ -24,13 +24,6 @@ TINY = {
 CKPT_MESSAGE = "is not a ganprint generator checkpoint; delete it and rerun"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def blobs(n: int, res: int = 32, channels: int = 1, seed: int = 0) -> np.ndarray:
     """Bright rectangles on black: real-looking enough for a smoke run, cheap to make."""

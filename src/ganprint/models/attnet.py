@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganprint.models.inputs import check_image_batch
 from ganprint.models.receptive_field import ReceptiveField
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear
 from ganprint.transforms.filters import band_residual, levels_between, pyramid_down
@@ -182,12 +183,7 @@ class AttNet(nn.Module):
         return f"mode={self.mode}, switching_res={self.switching_res}, receptive_field={self.receptive_field()}"
 
     def _check_input(self, x: torch.Tensor) -> None:
-        want = (self.in_channels, self.resolution, self.resolution)
-        if x.ndim != 4 or tuple(x.shape[1:]) != want:
-            raise ValueError(
-                f"AttNet was built for images [N, {want[0]}, {want[1]}, {want[2]}] but got {tuple(x.shape)}; make "
-                "model.net.in_channels and model.net.resolution match the data (scale.channels, scale.resolution)."
-            )
+        check_image_batch(x, self.in_channels, self.resolution, "AttNet")
 
 
 def _validate(num_classes: int, in_channels: int, resolution: int, fmap_base: int, fmap_max: int,

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganprint.models.inputs import check_image_batch
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev
 
 CORRELATIONS = ("normalized", "inner")
@@ -173,12 +174,7 @@ class VisNet(nn.Module):
         return f"correlation={self.correlation}"
 
     def _check_input(self, x: torch.Tensor) -> None:
-        want = (self.in_channels, self.resolution, self.resolution)
-        if x.ndim != 4 or tuple(x.shape[1:]) != want:
-            raise ValueError(
-                f"VisNet was built for images [N, {want[0]}, {want[1]}, {want[2]}] but got {tuple(x.shape)}; make "
-                "model.net.in_channels and model.net.resolution match the data (scale.channels, scale.resolution)."
-            )
+        check_image_batch(x, self.in_channels, self.resolution, "VisNet")
 
 
 class ReconstructionCritic(nn.Module):
