@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from tests.helpers.nets import conv_widths, n_params
 
 from ganprint.models.attnet import MODES, AttNet
 from ganprint.models.receptive_field import ReceptiveField
@@ -14,24 +15,6 @@ from ganprint.transforms.filters import band_residual, lowpass
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 TINY = {"fmap_base": 64, "fmap_max": 32, "fingerprint_dim": 32}
-
-
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    # Small nets on a shared CPU run fastest, and reproducibly, on one thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
-
-
-def n_params(net):
-    return sum(p.numel() for p in net.parameters())
-
-
-def conv_widths(net):
-    return [(m.weight.shape[1], m.weight.shape[0]) for m in net.modules() if m.__class__.__name__ == "EqualizedConv2d"]
 
 
 def test_paper_network_matches_the_official_size_and_widths():

@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from tests.helpers.hydra_cli import requires_fmnist
+from tests.helpers.nets import conv_widths, n_params
 from torch.utils.data import DataLoader, TensorDataset
 
 from ganprint.errors import ConfigError
@@ -25,23 +26,6 @@ from ganprint.reporting import fingerprint_figures as ff
 
 TINY = {"fmap_base": 32, "fmap_max": 16}
 ADAM = partial(torch.optim.Adam, lr=1e-3, betas=(0.0, 0.99), eps=1e-8)
-
-
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
-
-
-def n_params(module):
-    return sum(p.numel() for p in module.parameters())
-
-
-def conv_widths(layers):
-    return [(m.weight.shape[1], m.weight.shape[0]) for m in layers.modules() if m.__class__.__name__ == "EqualizedConv2d"]
 
 
 def quiet_trainer(root, **kw):
