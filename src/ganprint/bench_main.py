@@ -16,22 +16,24 @@ from ganprint.utils.config import PROJECT_ROOT
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from ganprint.bench import SECTIONS, SIZES
 
-    p = argparse.ArgumentParser(prog="ganprint-bench", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog="ganprint-bench", description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=sorted(SIZES), default="cpu",
-                   help="cpu: attNet at the cpu scale, batch 64 (the issue-10 comparison); smoke: seconds, for tests")
+                   help="cpu (default): attNet at the cpu scale, batch 64, the issue-10 comparison; "
+                        "smoke: everything tiny, seconds, for tests")
     p.add_argument("--smoke", action="store_true", help="same as --size smoke")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch intra-op threads for every CPU measurement (0: torch's default)")
-    p.add_argument("--repeats", type=int, help="repetitions per measurement (medians are reported; >= 3)")
-    p.add_argument("--steps", type=int, help="timed training steps per repetition")
-    p.add_argument("--warmup", type=int, help="untimed training steps before them")
-    p.add_argument("--gan", help="GAN family for the GAN comparison (conf/gan/<name>.yaml)")
-    p.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset of the sections to run")
+                   help="torch intra-op threads for every CPU measurement (default 1; 0: torch's default)")
+    p.add_argument("--repeats", type=int, help="repetitions per measurement, medians reported (cpu 5, smoke 3; >= 3)")
+    p.add_argument("--steps", type=int, help="timed training steps per repetition (cpu 30, smoke 3)")
+    p.add_argument("--warmup", type=int, help="untimed training steps before them (cpu 5, smoke 1)")
+    p.add_argument("--gan", help="GAN family of the GAN comparison, conf/gan/<name>.yaml (default dcgan)")
+    p.add_argument("--sections", default=",".join(SECTIONS),
+                   help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)")
     p.add_argument("--no-progress-bar-variant", action="store_true",
                    help="skip timing Lightning with the configured Rich progress bar")
     p.add_argument("--no-gpu", action="store_true", help="skip the GPU section even when CUDA is available")
-    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench.json", help="where the JSON goes")
+    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench.json",
+                   help="where the JSON goes (default results/bench.json)")
     return p.parse_args(argv)
 
 
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     s = SIZES["smoke" if args.smoke else args.size]
     changes = {k: getattr(args, k) for k in ("repeats", "steps", "warmup", "gan") if getattr(args, k) is not None}
+    if args.gan and args.gan != s.gan:  # the preset's size overrides are for its own family's keys
+        changes["gan_overrides"] = {}
     if args.repeats is not None and args.repeats < 3:
         print("ganprint-bench: --repeats must be at least 3 (medians of fewer are not robust on a shared machine).",
               file=sys.stderr)
