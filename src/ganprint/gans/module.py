@@ -69,6 +69,17 @@ class GANModule(pl.LightningModule):
             for group in opt.param_groups:
                 group["lr"] = group["base_lr"] * factor
 
+    def _optimizer_step(self, opt, loss_fn, real, module):
+        """One step of ``opt`` on ``loss_fn(real)``, with only its own parameters trainable (toggle), clipped."""
+        self.toggle_optimizer(opt)
+        loss, logs = loss_fn(real)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        self._clip(module)
+        opt.step()
+        self.untoggle_optimizer(opt)
+        return loss, logs
+
     def _clip(self, module: nn.Module) -> None:
         clip = self.family.grad_clip
         if clip:  # per tensor, as tf.clip_by_norm on each gradient in the MMD-GAN code
@@ -83,25 +94,13 @@ class GANModule(pl.LightningModule):
         self._set_lr(opt_g.optimizer, opt_d.optimizer)
         real = fam.preprocess_real(batch)
 
-        self.toggle_optimizer(opt_d)
-        d_loss, d_logs = fam.critic_loss(real)
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss)
-        self._clip(fam.critic)
-        opt_d.step()
-        self.untoggle_optimizer(opt_d)
+        d_loss, d_logs = self._optimizer_step(opt_d, fam.critic_loss, real, fam.critic)
         self.images_seen += real.shape[0]
         self.d_steps += 1
         logs = {"train/d_loss": d_loss.detach(), **{f"train/{k}": v for k, v in {**d_logs, **progress_logs}.items()}}
 
         if self.d_steps % fam.n_dis == 0:
-            self.toggle_optimizer(opt_g)
-            g_loss, g_logs = fam.generator_loss(real)
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            self._clip(fam.generator)
-            opt_g.step()
-            self.untoggle_optimizer(opt_g)
+            g_loss, g_logs = self._optimizer_step(opt_g, fam.generator_loss, real, fam.generator)
             self.g_steps += 1
             self._update_ema()
             logs["train/g_loss"] = g_loss.detach()
