@@ -2,14 +2,16 @@
 
 Every (job, seed) has a fixed directory ``<results>/runs/<job key>/seed_<seed>/`` whose ``metrics.json`` is its
 record; a run whose record exists with ``status: ok`` and the same config hash is skipped, so a second
-reproduction only redoes what changed. Missing seeds of a job run in this process one after
-another (``in_process``, the default: no interpreter start-up per job) or are launched as one Hydra multirun
-through the chosen Hydra launcher (``basic``, ``joblib``, ``submitit_slurm``), parents before children. A crashed multirun is recorded and
-the rest goes on; its cells show the gap.
+reproduction only redoes what changed. Missing seeds of a job run in this process one after another
+(``in_process``, the default: no interpreter start-up per job, and each config composed once, not once to plan
+and again to run) or are launched as one Hydra multirun through the chosen Hydra launcher (``basic``,
+``joblib``, ``submitit_slurm``), parents before children. A crashed multirun is recorded and the rest goes on;
+its cells show the gap.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -28,7 +30,7 @@ from omegaconf import open_dict
 
 from ganprint.pipeline.spec import JobSpec
 from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT, config_hash
-from ganprint.utils.run_record import RECORD_NAME
+from ganprint.utils.run_record import RECORD_NAME, write_run_record
 
 log = logging.getLogger("ganprint")
 ENTRY_CONFIG = {"train": "train", "evaluate": "eval", "openset": "openset"}
@@ -56,13 +58,33 @@ def job_overrides(job: JobSpec, root: Path, scale: str, seed: int | str) -> list
     return out
 
 
+def seed_overrides(job: JobSpec, root: Path, scale: str, seed: int, extra: list[str] | None = None) -> list[str]:
+    """The overrides of one (job, seed) run, as the in-process launcher and the staleness check compose it."""
+    return [*job_overrides(job, root, scale, seed), f"seed={seed}", *(extra or [])]
+
+
+def wandb_group_override(extra: list[str] | None, group: str | None) -> list[str]:
+    """``logger.wandb.group=<group>`` when the jobs log to wandb (``logger=wandb`` among ``extra``), else nothing."""
+    return [f"logger.wandb.group={group}"] if group and "logger=wandb" in (extra or []) else []
+
+
 def compose_job(entry: str, overrides: list[str], output_dir: Path):
-    """The job's config as its entry point would compose it, with its output directory set."""
+    """The job's config as its entry point would compose it, with its output directory set; the ``hydra``
+    node is kept (``activate`` installs it and hands the job its config without it)."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(ENTRY_CONFIG[entry], overrides=[*overrides, f"paths.output_dir={output_dir}"],
-                      return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            return compose(ENTRY_CONFIG[entry], overrides=[*overrides, f"paths.output_dir={output_dir}"],
+                           return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def activate(full_cfg):
+    """Install a composed config's ``hydra`` node as the current Hydra config (what a job launched by Hydra
+    sees) and return the job's config without it."""
+    HydraConfig.instance().set_config(full_cfg)
+    cfg = copy.deepcopy(full_cfg)  # the composed config stays whole: the planner hashes it, then runs it
     with open_dict(cfg):
         del cfg.hydra
     return cfg
@@ -70,15 +92,14 @@ def compose_job(entry: str, overrides: list[str], output_dir: Path):
 
 def composed_hash(entry: str, overrides: list[str], output_dir: Path) -> str:
     """The config hash the job itself will record, computed by composing its config here."""
-    try:
-        return config_hash(compose_job(entry, overrides, output_dir))
-    finally:
-        GlobalHydra.instance().clear()
+    return config_hash(activate(compose_job(entry, overrides, output_dir)))
 
 
-def run_in_process(entry: str, overrides: list[str], output_dir: Path) -> int:
+def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed=None) -> int:
     """Run one job in this process (the basic launcher: no interpreter start-up per job). Returns 0 or 1;
-    a failure leaves a failed run record and never stops the caller."""
+    a failure leaves a failed run record and never stops the caller. ``composed``: the job's config as
+    ``compose_job`` returned it for these overrides, when the planner already composed it (composing costs
+    about half a second, a tenth of a smoke job)."""
     from ganprint.tasks.job import run_job
 
     if entry == "train":
@@ -89,7 +110,12 @@ def run_in_process(entry: str, overrides: list[str], output_dir: Path) -> int:
         from ganprint.tasks.evaluate import evaluate as task
     output_dir.mkdir(parents=True, exist_ok=True)
     try:
-        cfg = compose_job(entry, overrides, output_dir)
+        try:
+            cfg = activate(composed if composed is not None else compose_job(entry, overrides, output_dir))
+        except Exception as exc:  # never reached run_job, so leave the record that explains the gap here
+            write_run_record(output_dir, task=entry, status="failed", reason=f"config does not compose: {exc}",
+                             overrides=list(overrides))
+            raise
         return 0 if run_job(cfg, task) is not None else 1
     except (Exception, SystemExit) as exc:  # one job's failure is recorded as a gap, the rest goes on
         log.error("job in %s failed: %s", output_dir, exc)
@@ -127,20 +153,32 @@ class LaunchReport:
 
 
 def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int], launcher: str = "basic",
-                    extra: list[str] | None = None, dry_run: bool = False) -> list[LaunchReport]:
-    """Run every (job, seed) whose record is missing, failed or stale; parents come first in ``jobs``."""
+                    extra: list[str] | None = None, dry_run: bool = False,
+                    groups: dict[JobSpec, str] | None = None) -> list[LaunchReport]:
+    """Run every (job, seed) whose record is missing, failed or stale; parents come first in ``jobs``.
+
+    ``extra``: overrides added to every job. ``groups``: the wandb group of each job (its experiment's id);
+    used only when ``extra`` selects ``logger=wandb``, and left out of the config hash like every logger
+    setting, so a job shared by several experiments is still run once."""
     reports = []
     for job in jobs:
         key = job_key(job, scale)
+        extra_job = [*(extra or []), *wandb_group_override(extra, (groups or {}).get(job))]
         todo, done = [], []
         report = LaunchReport(key, job.entry, todo, job_overrides(job, root, scale, "${seed}"), skipped_seeds=done)
         reports.append(report)
+        composed: dict[int, Any] = {}
         try:
             for seed in seeds:
                 rdir = run_dir(root, job, scale, seed)
-                want = composed_hash(job.entry, [*job_overrides(job, root, scale, seed), f"seed={seed}",
-                                                 *(extra or [])], rdir)
-                status, _ = record_status(rdir, want)
+                status, _ = record_status(rdir, None)
+                # A finished run is checked against the config it would have now (stale when that changed). A
+                # run without a usable record runs anyway: in process it is composed then, once. Other
+                # launchers and dry runs compose here, so a spec that does not compose shows before any launch.
+                if status == "done" or launcher != "in_process" or dry_run:
+                    composed[seed] = compose_job(job.entry, seed_overrides(job, root, scale, seed, extra_job), rdir)
+                    if status == "done":
+                        status, _ = record_status(rdir, config_hash(activate(composed[seed])))
                 (done if status == "done" else todo).append(seed)
         except Exception as exc:  # a spec whose overrides do not compose is a gap, not the end of the report
             report.returncode, report.log = -1, f"config does not compose: {exc}"
@@ -162,13 +200,13 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
         if launcher == "in_process" and not dry_run:
             log.info("[%s] running %s seeds %s: %s", key, job.entry, todo, " ".join(job.overrides))
             start = time.time()
-            codes = [run_in_process(job.entry, [*job_overrides(job, root, scale, s), f"seed={s}", *(extra or [])],
-                                    sweep_dir / f"seed_{s}") for s in todo]
+            codes = [run_in_process(job.entry, seed_overrides(job, root, scale, s, extra_job), sweep_dir / f"seed_{s}",
+                                    composed.get(s)) for s in todo]
             report.returncode, report.wall_time_s = max(codes), time.time() - start
             continue
         cmd = [sys.executable, "-m", f"ganprint.{job.entry}", "-m", *report.overrides,
                f"seed={','.join(map(str, todo))}", f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=seed_${seed}",
-               *([f"launcher={launcher}"] if launcher not in ("basic", "in_process") else []), *(extra or [])]
+               *([f"launcher={launcher}"] if launcher not in ("basic", "in_process") else []), *extra_job]
         log.info("[%s] launching %s seeds %s: %s", key, job.entry, todo, " ".join(job.overrides))
         if dry_run:
             report.log = " ".join(cmd)

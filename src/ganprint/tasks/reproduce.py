@@ -1,17 +1,24 @@
-"""Reproducing the paper's tables and figures: run what is missing, then build everything from run records."""
+"""Reproducing the paper's tables and figures: run what is missing, then build everything from run records.
+
+``build_report`` reads run records only (never a model), so tables can be rebuilt, and logged to wandb, from a
+finished reproduction without running anything; ``log_to_wandb`` sends one run per experiment.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from omegaconf import DictConfig
 
 from ganprint.pipeline.runs import collect, job_key, plan_and_launch
-from ganprint.pipeline.spec import load_specs
+from ganprint.pipeline.spec import ExperimentSpec, load_specs
 from ganprint.reporting.aggregate import cell_from_records
 from ganprint.reporting.index import write_index
 from ganprint.reporting.tables import write_table
@@ -20,17 +27,22 @@ from ganprint.utils.run_record import git_commit, versions
 log = logging.getLogger("ganprint")
 
 
-def reproduce(cfg: DictConfig) -> dict[str, Any]:
-    start = time.time()
-    scale = str(cfg.scale.name)
-    root = Path(cfg.results_dir) / scale
-    specs = load_specs(cfg.experiments_dir, list(cfg.tables) if cfg.get("tables") else None)
-    seeds = [int(cfg.base_seed) + i for i in range(int(cfg.seeds))]
-    jobs = list(dict.fromkeys(j for s in specs for j in s.jobs()))
-    log.info("%d tables/figures, %d jobs x %d seeds at scale %s -> %s", len(specs), len(jobs), len(seeds), scale, root)
-    reports = plan_and_launch(jobs, root, scale, seeds, launcher=str(cfg.launcher),
-                              extra=list(cfg.get("job_overrides") or []), dry_run=bool(cfg.get("dry_run")))
-    sections, run_index, tables = [], {}, {}
+@dataclass
+class Report:
+    """What the run records of a reproduction give: per experiment its index section, its table (the frame
+    as shown, and the paths of its Markdown, LaTeX and CSV files) and its figures (path under the results
+    directory, caption); and per finished run its hashes and wall time."""
+
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    tables: dict[str, dict[str, str]] = field(default_factory=dict)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: list[int]) -> Report:
+    """Write every table (Markdown, LaTeX, CSV) and copy every figure under ``root`` from the run records."""
+    report = Report()
     for spec in specs:
         cells = {}
         for cell in spec.cells:
@@ -38,14 +50,15 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
             cells[(cell.row, cell.column)] = cell_from_records(records, cell.metric, cell.percent)
             for rec in records:
                 if rec.get("status") == "ok":
-                    run_index[rec["run_dir"]] = {"config_sha256": rec.get("config_sha256"),
-                                                 "manifest_sha256": rec.get("manifest_sha256"),
-                                                 "wall_time_s": rec.get("wall_time_s"), "seed": rec.get("seed")}
-        section = {"markdown": "", "figures": []}
+                    report.runs[rec["run_dir"]] = {"config_sha256": rec.get("config_sha256"),
+                                                   "manifest_sha256": rec.get("manifest_sha256"),
+                                                   "wall_time_s": rec.get("wall_time_s"), "seed": rec.get("seed")}
+        section: dict[str, Any] = {"markdown": "", "figures": []}
         if spec.cells:
             written = write_table(spec, cells, root / "tables")
             section["markdown"] = written["markdown"]
-            tables[spec.id] = {k: str(v) for k, v in written["paths"].items()}
+            report.tables[spec.id] = {k: str(v) for k, v in written["paths"].items()}
+            report.frames[spec.id] = written["frame"]
         else:
             section["markdown"] = f"### {spec.id}: {spec.title}\n\n{spec.paper_ref}. {spec.description}".rstrip(". ")
         for fig in spec.figures:
@@ -58,34 +71,73 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
                 section["figures"].append((str(dest.relative_to(root)), fig.caption or fig.name))
             else:
                 section["markdown"] += f"\n\nFigure `{fig.name}`: missing (its run did not produce {fig.file})."
-        sections.append(section)
+        report.figures[spec.id] = section["figures"]
+        report.sections.append(section)
+    return report
+
+
+def reproduce(cfg: DictConfig) -> dict[str, Any]:
+    start = time.time()
+    scale = str(cfg.scale.name)
+    root = Path(cfg.results_dir) / scale
+    specs = load_specs(cfg.experiments_dir, list(cfg.tables) if cfg.get("tables") else None)
+    seeds = [int(cfg.base_seed) + i for i in range(int(cfg.seeds))]
+    jobs = list(dict.fromkeys(j for s in specs for j in s.jobs()))
+    log.info("%d tables/figures, %d jobs x %d seeds at scale %s -> %s", len(specs), len(jobs), len(seeds), scale, root)
+    reports = plan_and_launch(jobs, root, scale, seeds, launcher=str(cfg.launcher),
+                              extra=list(cfg.get("job_overrides") or []), dry_run=bool(cfg.get("dry_run")),
+                              groups={j: s.id for s in reversed(specs) for j in s.jobs()})
+    launched = time.time()
+    report = build_report(specs, root, scale, seeds)
     stages = [{"job": r.key, "entry": r.entry, "overrides": r.overrides, "seeds_run": r.seeds,
                "seeds_skipped": r.skipped_seeds, "returncode": r.returncode, "wall_time_s": r.wall_time_s,
                "log": r.log} for r in reports]
     provenance = {"git": git_commit(), "versions": versions(), "scale": scale, "seeds": seeds,
-                  "launcher": str(cfg.launcher), "stages": stages, "runs": run_index, "tables": tables,
-                  "jobs": {job_key(j, scale): j.describe() for j in jobs}, "wall_time_s": time.time() - start}
-    index = write_index(root, scale, sections, provenance)
-    log.info("results index: %s", index)
+                  "launcher": str(cfg.launcher), "stages": stages, "runs": report.runs, "tables": report.tables,
+                  "jobs": {job_key(j, scale): j.describe() for j in jobs},
+                  "launch_wall_time_s": launched - start, "report_wall_time_s": time.time() - launched,
+                  "wall_time_s": time.time() - start}
+    index = write_index(root, scale, report.sections, provenance)
+    log.info("results index: %s (%.0f s running jobs, %.1f s building tables)", index, launched - start,
+             time.time() - launched)
     if cfg.get("wandb_tables"):
-        log_to_wandb(cfg, root, specs, tables)
-    return {"index": str(index), "stages": stages, "tables": tables}
+        log_to_wandb(scale, root, specs, report, seeds)
+    return {"index": str(index), "stages": stages, "tables": report.tables}
 
 
-def log_to_wandb(cfg: DictConfig, root: Path, specs, tables: dict[str, dict[str, str]]) -> None:
-    """Tables as wandb Tables, figures as images, in one run of group ``reproduce-<scale>``."""
-    import pandas as pd
+def log_to_wandb(scale: str, root: Path, specs: list[ExperimentSpec], report: Report, seeds: list[int] | None = None,
+                 mode: str | None = None, wandb_dir: Path | None = None) -> list[Path]:
+    """One wandb run per experiment, in the group named by the experiment's id (the group its jobs log to when
+    they log to wandb): the table as the results index shows it (``table``: ours next to the paper's) and its
+    numbers one line per cell (``cells``) as wandb Tables, each filled cell's mean in the run summary, and the
+    figures as images. ``mode``: online or offline; by default ``WANDB_MODE``, else online only when logged
+    in. Returns the runs' local directories (``<wandb_dir, default root>/wandb/<run>/``)."""
     import wandb
 
     from ganprint.utils.loggers import wandb_logged_in
 
-    run = wandb.init(project="ganprint", group=f"reproduce-{cfg.scale.name}", job_type="reproduce",
-                     mode="online" if wandb_logged_in() else "offline", dir=str(root))
-    try:
-        for spec in specs:
-            if spec.id in tables:
-                run.log({f"tables/{spec.id}": wandb.Table(dataframe=pd.read_csv(tables[spec.id]["csv"]))})
-        for png in sorted((root / "figures").glob("*.png")):
-            run.log({f"figures/{png.stem}": wandb.Image(str(png))})
-    finally:
-        wandb.finish()
+    mode = mode or os.environ.get("WANDB_MODE") or ("online" if wandb_logged_in() else "offline")
+    run_dirs = []
+    for spec in specs:
+        if spec.id not in report.tables and not report.figures.get(spec.id):
+            continue
+        run = wandb.init(project="ganprint", group=spec.id, job_type=f"reproduce-{scale}", name=f"{spec.id}-{scale}",
+                         tags=[scale, "reproduce"], mode=mode, dir=str(wandb_dir or root),
+                         config={"experiment": spec.id, "title": spec.title, "paper_ref": spec.paper_ref,
+                                 "scale": scale, "seeds": list(seeds or []), "chance": spec.chance})
+        try:
+            logged: dict[str, Any] = {}
+            if spec.id in report.tables:
+                cells = pd.read_csv(report.tables[spec.id]["csv"])
+                logged["table"] = wandb.Table(dataframe=report.frames[spec.id].astype(str))
+                logged["cells"] = wandb.Table(dataframe=cells.astype(object).where(cells.notna(), None))
+                for rec in cells[cells["n"] > 0].to_dict("records"):
+                    run.summary[f"{rec['row']}/{rec['column']}"] = float(rec["mean"])
+            for rel, caption in report.figures.get(spec.id, []):
+                name = Path(rel).stem.removeprefix(f"{spec.id}_")
+                logged[f"figures/{name}"] = wandb.Image(str(root / rel), caption=caption)
+            run.log(logged)  # one step: the table and its figures belong together
+            run_dirs.append(Path(run.dir).parent)
+        finally:
+            run.finish()
+    return run_dirs
