@@ -1,13 +1,16 @@
-"""GanZoo: every family trains a few steps and samples; seeds, safe checkpoints, clear errors for bad ones."""
+"""GanZoo: every family trains a few steps and samples; seeds, safe checkpoints, clear errors for bad ones;
+scalars logged every n critic steps."""
 
 from __future__ import annotations
 
+import csv
 import json
 import pickle
 
 import numpy as np
 import pytest
 import torch
+from pytorch_lightning.loggers import CSVLogger
 
 from ganprint.errors import ConfigError
 from ganprint.gans import GanZoo, GeneratorCheckpointError
@@ -151,3 +154,14 @@ def test_rgb_training_at_another_resolution(tmp_path):
     zoo, ckpt = train(tmp_path, "dcgan", steps=2, images=blobs(32, res=16, channels=3))
     imgs = zoo.sample(ckpt, n=4, seed=0)
     assert imgs.shape == (4, 16, 16, 3) and imgs.dtype == np.uint8
+
+
+def test_scalars_are_logged_every_n_critic_steps(tmp_path):
+    zoo = GanZoo(logger=CSVLogger(tmp_path, name="log", version=0), log_every_n_steps=5)
+    zoo.train(blobs(48, res=16), {"family": "dcgan", **TINY["dcgan"], "n_dis": 2}, 0, tmp_path / "run", 6, 8,
+              progress=False)
+    with open(tmp_path / "log" / "version_0" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [4, 9]  # 12 critic steps: after the 5th and the 10th, not every one
+    # The generator's loss rides along with the critic's even on steps without a generator step (the 5th).
+    assert all(float(r["train/d_loss"]) > 0 and float(r["train/g_loss"]) > 0 for r in rows)

@@ -1,9 +1,12 @@
-"""Safe generator checkpoints: plain tensors plus a JSON spec, loadable with ``torch.load(weights_only=True)``.
+"""Safe GAN checkpoints: plain tensors plus JSON, loadable with ``torch.load(weights_only=True)``.
 
-A checkpoint is a dict ``{"format": FORMAT, "version": 1, "spec": <json>, "meta": <json>, "state_dict": {...}}``
-written atomically (temporary file in the same folder, then ``os.replace``), so a killed run never leaves a
-half-written file under the final name. Anything else at that path is reported with one sentence naming the
-fix. Imported by ``ganprint.gans.zoo``.
+A generator checkpoint is a dict ``{"format": FORMAT, "version": 1, "spec": <json>, "meta": <json>,
+"state_dict": {...}}``. A resume checkpoint (``save_resume``/``load_resume``) holds a whole training state
+(``GANModule.training_state``: weights, EMA, optimizers, counters, RNG states) plus a JSON fingerprint of the
+training it belongs to, tagged ``RESUME_FORMAT``. Both are written atomically (temporary file in the same
+folder, then ``os.replace``), so a killed run never leaves a half-written file under the final name. Anything
+else at those paths is reported with one sentence naming the fix; a file that would unpickle objects (and so
+could run code) is refused by ``weights_only=True``. Imported by ``ganprint.gans.zoo``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,16 @@ from ganprint.utils.atomic import atomic_write
 
 FORMAT = "ganprint-generator"
 VERSION = 1
+RESUME_FORMAT = "ganprint-gan-resume"
+RESUME_VERSION = 1
 
 
 class GeneratorCheckpointError(UserError, ValueError):
     """The file is not a (readable) ganprint generator checkpoint."""
+
+
+class ResumeCheckpointError(GeneratorCheckpointError):
+    """The file is not a (readable) ganprint GAN resume checkpoint."""
 
 
 def _bad(path: Path, why: str) -> GeneratorCheckpointError:
@@ -62,3 +71,37 @@ def load_generator_payload(path: Path) -> tuple[dict, dict, dict[str, torch.Tens
     if not isinstance(spec, dict) or "family" not in spec or not isinstance(state, dict):
         raise _bad(path, "malformed spec or weights")
     return spec, meta, state
+
+
+def save_resume(path: Path, fingerprint: dict, state: dict[str, Any], meta: dict | None = None) -> Path:
+    """Write ``state`` (``GANModule.training_state()``) atomically; ``fingerprint`` names the training it continues."""
+    payload = {"format": RESUME_FORMAT, "version": RESUME_VERSION,
+               "fingerprint": json.dumps(fingerprint, sort_keys=True),
+               "meta": json.dumps(meta or {}, sort_keys=True), "state": state}
+    return atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+
+
+def load_resume(path: Path) -> tuple[dict, dict, dict[str, Any]]:
+    """Return ``(fingerprint, meta, state)``; raise ``ResumeCheckpointError`` for anything else (never unpickles
+    objects: a file crafted to run code on load fails here like a corrupt one)."""
+    path = Path(path)
+
+    def bad(why: str) -> ResumeCheckpointError:
+        return ResumeCheckpointError(f"{path} is not a usable GAN resume checkpoint ({why}); training restarts "
+                                     f"from step 0 and overwrites it.")
+
+    try:
+        payload: Any = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # missing, truncated, corrupt zip, pickled objects outside the safe list, ...
+        raise bad(f"unreadable: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]) from e
+    if not isinstance(payload, dict) or payload.get("format") != RESUME_FORMAT:
+        raise bad("no ganprint resume format tag")
+    if payload.get("version") != RESUME_VERSION:
+        raise bad(f"format version {payload.get('version')!r}, expected {RESUME_VERSION}")
+    try:
+        fingerprint, meta, state = json.loads(payload["fingerprint"]), json.loads(payload["meta"]), payload["state"]
+    except (KeyError, TypeError, json.JSONDecodeError) as e:
+        raise bad(f"malformed: {e}") from e
+    if not isinstance(fingerprint, dict) or not isinstance(meta, dict) or not isinstance(state, dict):
+        raise bad("malformed fingerprint, meta or state")
+    return fingerprint, meta, state

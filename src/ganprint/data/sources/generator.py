@@ -5,7 +5,9 @@ checkpoint); the GAN zoo (``ganprint.gans.zoo.GanZoo``) implements it and is pas
 ``data/`` never imports ``gans/``. A generator and its samples live under
 ``<cache>/generators/<hash of everything that defines them>/``; asking again for the same generator reuses
 them, a changed config gets a new entry, and an entry left half-written by a killed run is detected (no
-completion marker) and rebuilt. A file lock keeps two processes from building the same entry at once.
+completion marker) and rebuilt, except its ``resume/`` folder: there the backend keeps its resume checkpoint,
+so a killed training continues where it stopped instead of starting over. A file lock keeps two processes
+from building the same entry at once.
 """
 
 from __future__ import annotations
@@ -32,9 +34,14 @@ from ganprint.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
 COMPLETE = "manifest.json"   # written last: its presence means the entry is whole
+# The backend's resumable training state (ganprint.gans.zoo.RESUME_DIR): kept when an incomplete entry is rebuilt.
+RESUME_DIR = "resume"
 
 
 class GeneratorBackend(Protocol):
+    """Trains into ``out_dir`` (``generator.pt`` last) and samples from it. A backend that can resume a killed
+    training keeps its state under ``out_dir/RESUME_DIR`` and continues from it when asked again."""
+
     def train(self, images: np.ndarray, spec: Mapping[str, Any], seed: int, out_dir: Path, max_steps: int,
               batch_size: int, progress: bool = True) -> Path: ...
 
@@ -126,9 +133,18 @@ class GeneratorSource(Source):
 
     def _train(self, ckpt: Path) -> None:
         if self.entry_dir.exists():
-            log.warning("generator cache entry %s is incomplete (a killed run?); rebuilding it", self.entry_dir)
-            shutil.rmtree(self.entry_dir)
-        self.entry_dir.mkdir(parents=True)
+            resume = self.entry_dir / RESUME_DIR
+            keep = resume.is_dir() and any(resume.iterdir())
+            log.warning("generator cache entry %s is incomplete (a killed run?); rebuilding it%s", self.entry_dir,
+                        ", continuing from its resume checkpoint" if keep else "")
+            for child in self.entry_dir.iterdir():
+                if keep and child == resume:
+                    continue
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        self.entry_dir.mkdir(parents=True, exist_ok=True)
         self.real.prepare()
         real_keys = [k for k in self.real.keys() if not k.startswith("test:")]  # never the real test file
         keys = training_subset(real_keys, self.train_images, self.subset_diff, self.train_seed)
@@ -139,11 +155,14 @@ class GeneratorSource(Source):
         self.backend.train(images, self.gan["spec"], seed=self.train_seed, out_dir=self.entry_dir,
                            max_steps=int(self.gan["max_steps"]), batch_size=int(self.gan["batch_size"]),
                            progress=self.progress)
+        info = self.backend.info(ckpt)["meta"]
         atomic_write_json(self.entry_dir / "trained.json", {
-            "generator": self.generator_id(), "train_wall_s": time.time() - start,
+            "generator": self.generator_id(), "train_wall_s": time.time() - start,  # this attempt only
+            "resumed_from_step": int(info.get("resumed_from_step", 0)),
+            "train_seconds_total": info.get("train_seconds"),  # all attempts, as the backend measured them
             "checkpoint_sha256": hashlib.sha256(ckpt.read_bytes()).hexdigest(),
             "training_keys_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
-            "info": self.backend.info(ckpt)["meta"]})
+            "info": info})
 
     def _sample(self, ckpt: Path) -> None:
         tmp = self.samples_dir.with_name(self.samples_dir.name + ".tmp")
