@@ -33,6 +33,9 @@ from ganprint.transforms.perturbations import (
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "perturb"
 FASHION_TEST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+# Configs that are named selections of a registered perturbation rather than a perturbation of their own:
+# conf/perturb/seen.yaml is a combo of noise, blur and JPEG (the "seen" side of the seen/unseen split).
+SELECTIONS = {"seen": "combo"}
 
 # IJG (JPEG standard Annex K) base tables, natural (row-major) order.
 IJG_LUMA = np.array([
@@ -111,7 +114,8 @@ def test_perturb_batch_per_image_seeds_chunking_and_batch_call():
 
 def test_registry_names_match_configs_and_reject_unknown():
     assert perturbation_names() == ["none", "noise", "blur", "crop", "jpeg", "relight", "combo"]
-    assert sorted(perturbation_names()) == sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
+    assert sorted(perturbation_names()) == sorted(p.stem for p in CONF_DIR.glob("*.yaml") if p.stem not in SELECTIONS)
+    assert set(SELECTIONS.values()) <= set(perturbation_names())
     with pytest.raises(ValueError, match="valid names are none, noise, blur"):
         build_perturbation("gaussian")
     assert build_perturbation("jpeg", quality=30).params_for(0, (8, 8, 1)) == {"quality": 30}
@@ -338,16 +342,39 @@ PAPER_DEFAULTS = {
 @pytest.mark.parametrize("path", sorted(CONF_DIR.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_perturb_config_instantiates_and_perturbs(path):
     p = instantiate(OmegaConf.load(path))
-    assert isinstance(p, Perturbation) and p.name == path.stem
+    assert isinstance(p, Perturbation) and p.name == SELECTIONS.get(path.stem, path.stem)
     if path.stem in PAPER_DEFAULTS:
         assert p.describe() == PAPER_DEFAULTS[path.stem]
-    assert p.describe() == build_perturbation(path.stem).describe()  # config = the class's paper defaults
+    if path.stem not in SELECTIONS:
+        assert p.describe() == build_perturbation(path.stem).describe()  # config = the class's paper defaults
     for channels in (1, 3):
         img = synthetic(channels, 32)
         outs = [p(img, s) for s in range(4)]
         assert all(o.shape == (32, 32, channels) and o.dtype == np.uint8 for o in outs)
         changed = sum(not np.array_equal(o, img) for o in outs)
         assert changed == 0 if isinstance(p, NoPerturbation) else changed >= 2
+
+
+def test_seen_config_is_noise_blur_jpeg_at_paper_severities_and_never_crops_or_relights():
+    seen = instantiate(OmegaConf.load(CONF_DIR / "seen.yaml"))
+    assert list(seen.parts) == ["blur", "jpeg", "noise"] and seen.p == {"blur": 0.5, "jpeg": 0.5, "noise": 0.5}
+    for name, part in seen.parts.items():
+        assert part.describe() == PAPER_DEFAULTS[name]
+    drawn = [seen.applied_parts(s) for s in range(2000)]
+    assert not {n for d in drawn for n in d} & {"crop", "relight"}
+    for name in seen.parts:  # each part fires on about half of the images (binomial sd 1.1 %)
+        assert abs(np.mean([name in d for d in drawn]) - 0.5) < 0.04
+
+
+def test_fixed_severity_overrides_of_ranged_configs_are_fixed():
+    """Robustness curves set one severity per job (perturb.std=10 over the config's [5, 20])."""
+    for stem, key, value in [("noise", "std", 10.0), ("blur", "kernel_size", 5), ("crop", "fraction", 0.1),
+                             ("jpeg", "quality", 30), ("relight", "strength", 0.3)]:
+        cfg = OmegaConf.load(CONF_DIR / f"{stem}.yaml")
+        cfg[key] = value
+        p = instantiate(cfg)
+        draws = {float(p.params_for(s, (32, 32, 1))[key]) for s in range(20)}
+        assert draws == {float(value)}, (stem, draws)
 
 
 def test_combo_config_accepts_part_overrides():

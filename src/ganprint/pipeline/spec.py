@@ -4,6 +4,12 @@ A spec names its rows and columns; a cell is the job ``entry`` run with ``common
 optionally on a parent job's checkpoint (evaluation of a trained model, fine-tuning for immunization), and
 reads one metric from its run records. Paper values travel with the spec, marked approximate where
 ``reference/paper-tables.md`` marks them so.
+
+``curves`` (robustness curves) are severity sweeps written as columns: a curve names a config key (``param``,
+e.g. ``perturb.std``) and its ``values``, and expands to one column per value (overrides: the curve's own plus
+``param=value``); ``reporting/robustness.py`` draws accuracy against severity from those cells, one panel per
+curve, one line per row (rows sharing a ``label`` share a line). A row's ``columns`` may name curves as well as
+columns; ``clean`` names the column plotted at each curve's ``clean_at`` severity.
 """
 
 from __future__ import annotations
@@ -51,6 +57,19 @@ class FigureSpec:
 
 
 @dataclass
+class CurveSpec:
+    """A severity sweep: ``columns[i]`` holds the cells at severity ``values[i]`` of config key ``param``."""
+
+    name: str
+    param: str
+    values: list[float]
+    columns: list[str]
+    xlabel: str = ""
+    clean_at: float | None = None   # the severity that equals no perturbation (noise 0, blur k=1), if any
+    invert: bool = False            # draw the axis reversed (JPEG: a lower quality is a stronger perturbation)
+
+
+@dataclass
 class ExperimentSpec:
     id: str
     title: str
@@ -65,6 +84,9 @@ class ExperimentSpec:
     paper: dict[str, dict[str, Any]] = field(default_factory=dict)
     paper_approx: bool = True
     notes: str = ""
+    curves: list[CurveSpec] = field(default_factory=list)
+    clean_column: str | None = None
+    row_labels: dict[str, str] = field(default_factory=dict)   # legend label per row (default: its name)
 
     def jobs(self) -> list[JobSpec]:
         seen: dict[JobSpec, None] = {}
@@ -92,6 +114,28 @@ def _job(entry: str, overrides: list[str], parent: dict | None, where: str) -> J
     return JobSpec(entry, tuple(str(o) for o in overrides), parent_job, parent_arg)
 
 
+def _curve_columns(data: dict, where: str) -> tuple[list[CurveSpec], list[dict]]:
+    """Expand ``curves`` into CurveSpecs and the plain column dicts (one per severity) that fill them."""
+    curves, columns = [], []
+    for i, cur in enumerate(data.get("curves") or []):
+        name, param, values = cur.get("name"), cur.get("param"), cur.get("values")
+        if not name or not param or "=" in str(param):
+            raise ConfigError(f"{where}: curves[{i}] needs a `name` and a `param` (a config key such as perturb.std).")
+        if not isinstance(values, list) or not values or \
+                not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise ConfigError(f"{where}: curve {name!r} needs `values`, a non-empty list of numbers (severities).")
+        short = str(param).rsplit(".", 1)[-1]
+        names = [f"{name} {short}={v}" for v in values]
+        for col, v in zip(names, values, strict=True):
+            columns.append({"name": col, "overrides": [*cur.get("overrides", []), f"{param}={v}"],
+                            "metric": cur.get("metric", "test/acc"), **({"rows": cur["rows"]} if cur.get("rows") else {})})
+        clean_at = cur.get("clean_at")
+        curves.append(CurveSpec(str(name), str(param), [float(v) for v in values], names,
+                                str(cur.get("xlabel", param)), None if clean_at is None else float(clean_at),
+                                bool(cur.get("invert", False))))
+    return curves, columns
+
+
 def load_spec(path: str | Path) -> ExperimentSpec:
     """Parse and check one spec file; errors name the file and key."""
     path = Path(path)
@@ -111,14 +155,25 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     paper = data.get("paper") or {}
     spec.paper_approx = bool(paper.get("approx", True))
     spec.paper = {str(k): dict(v) for k, v in (paper.get("values") or {}).items()}
-    columns = data.get("columns") or []
+    spec.curves, curve_columns = _curve_columns(data, where)
+    columns = [*(data.get("columns") or []), *curve_columns]
+    if len({str(c["name"]) for c in columns}) < len(columns):
+        raise ConfigError(f"{where}: two columns (or curve points) share a name; rename one.")
+    by_curve = {c.name: c.columns for c in spec.curves}
+    spec.clean_column = str(data["clean"]) if data.get("clean") else None
+    if spec.clean_column and spec.clean_column not in {str(c["name"]) for c in columns}:
+        raise ConfigError(f"{where}: `clean: {spec.clean_column}` names no column; name the unperturbed column.")
     for row in data.get("rows") or []:
         spec.rows.append(str(row["name"]))
+        if row.get("label"):
+            spec.row_labels[str(row["name"])] = str(row["label"])
+        # a row may name whole curves among its columns
+        allowed = {c for n in row.get("columns") or [] for c in by_curve.get(n, [n])}
         for col in columns:
             if str(col["name"]) not in spec.columns:
                 spec.columns.append(str(col["name"]))
             if (col.get("rows") and row["name"] not in col["rows"]) or \
-                    (row.get("columns") and col["name"] not in row["columns"]):
+                    (row.get("columns") and col["name"] not in allowed):
                 continue
             overrides = [*common, *row.get("overrides", []), *col.get("overrides", [])]
             parent = row.get("parent")

@@ -1,4 +1,10 @@
-"""Evaluating a saved attribution checkpoint on a source set (optionally perturbed); same run record."""
+"""Evaluating a saved attribution checkpoint on a source set (optionally perturbed, optionally under attack).
+
+``perturb`` (conf/perturb/) changes the test images once, as data; ``attack`` (conf/attack/, e.g. PGD) needs the
+model, so it is handed to the loaded module and applied in its test step. Either way the run record is the same
+as a training run's, and its ``test/acc`` is the accuracy under the perturbation / attack. Called by
+``ganprint.evaluate`` (the ``ganprint-eval`` entry point) and by the reproduction's in-process runner.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import time
 from typing import Any
 
 import hydra
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
 from ganprint.data import AttributionDataModule
@@ -21,12 +28,28 @@ from ganprint.utils.run_record import write_run_record
 log = logging.getLogger("ganprint")
 
 
+def build_attack(cfg: DictConfig):
+    """The configured test-time attack (``cfg.attack``), or None for ``attack=none``."""
+    spec = cfg.get("attack")
+    if not spec:
+        return None
+    if "_target_" not in spec:
+        raise ConfigError("`attack` has no `_target_`; choose a config with `attack=pgd` (or `attack=none`).")
+    try:
+        attack = hydra.utils.instantiate(spec)
+    except InstantiationException as exc:  # e.g. a fraction outside [0, 1]: the cause names the key to fix
+        raise ConfigError(str(exc.__cause__ or exc)) from exc
+    log.info("evaluating under attack %s", attack)
+    return attack
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     start = time.time()
     if not cfg.get("ckpt"):
         raise ConfigError("no checkpoint given; run `ganprint-eval ckpt=/path/to/checkpoint.ckpt`.")
     datamodule: AttributionDataModule = hydra.utils.instantiate(cfg.data)
     module = load_attribution_module(cfg.ckpt, expected_sources=datamodule.source_names)
+    module.attack = build_attack(cfg)
     loggers = instantiate_group(cfg.get("logger"))
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     trainer.test(module, datamodule=datamodule)

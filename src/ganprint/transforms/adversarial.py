@@ -3,7 +3,10 @@
 Beyond the paper: a worst-case perturbation (Madry et al. 2018) to set beside Table 7's random ones, and the
 inner loop of adversarial fine-tuning. Works on the networks' input tensors (float ``[N, C, H, W]`` in [-1, 1]),
 so budgets are stated in 0-255 pixel units and converted here. Takes any ``torch.nn.Module`` that maps such
-tensors to logits; imported by the evaluation / fine-tuning code, never by ``models/``.
+tensors to logits. Configured by ``conf/attack/`` (``attack=pgd``), which hands a :class:`PGDAttack` to the
+attribution module (``models/module.py`` calls it: it only sees a callable, it never imports this file): every
+test batch is attacked, and with ``attack.train=true`` a fraction of every training batch too (adversarial
+fine-tuning, an immunization option).
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ def pgd_attack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
     (e.g. a Lightning test step). Returns a detached tensor like ``x``; it is not rounded to the 8-bit grid.
     """
     if eps < 0 or alpha < 0 or steps < 0:
-        raise ValueError(f"PGD needs eps, alpha, steps >= 0, got eps={eps}, alpha={alpha}, steps={steps}; fix the "
-                         "attack config.")
+        raise ValueError(f"PGD needs eps, alpha, steps >= 0, got eps={eps}, alpha={alpha}, steps={steps}; fix "
+                         "`attack.eps`, `attack.alpha` or `attack.steps`.")
     eps_u, alpha_u = eps * _UNITS_PER_LEVEL, alpha * _UNITS_PER_LEVEL
     was_training = model.training
     model.eval()
@@ -61,15 +64,36 @@ def pgd_attack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
 class PGDAttack:
     """A configured PGD attack (Hydra ``_target_``): ``attack(model, x, y, seed)`` calls :func:`pgd_attack`.
 
-    ``eps`` and ``alpha`` in 0-255 grey levels; defaults are the common CIFAR-style budget (8/255, step 2/255,
-    10 steps, random start).
+    ``eps`` and ``alpha`` in 0-255 grey levels; defaults are the common CIFAR-style budget (8/255, 10 steps,
+    random start). ``alpha=None`` takes Madry et al.'s step 2.5 * eps / steps (2 levels at eps = 8, 10 steps),
+    so a sweep over ``eps`` scales the step with the budget.
+
+    ``train`` and ``fraction`` are read by the attribution module, not by the attack: with ``train=True`` the
+    first ``fraction`` of every training batch is replaced by attack examples against the current network
+    (adversarial training; fine-tuning when the run starts from ``init_ckpt``). Test batches are always attacked.
     """
 
     eps: float = 8.0
-    alpha: float = 2.0
+    alpha: float | None = None
     steps: int = 10
     random_start: bool = True
+    train: bool = False
+    fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.fraction) <= 1.0:
+            raise ValueError(f"the adversarial share of a training batch must lie in [0, 1], got {self.fraction}; "
+                             "fix `attack.fraction`.")
+        if self.alpha is None and int(self.steps) <= 0 < float(self.eps):
+            raise ValueError(f"PGD with eps={self.eps} needs steps >= 1 to derive its step size; fix `attack.steps`.")
+
+    @property
+    def step_size(self) -> float:
+        """The step in grey levels: ``alpha``, or 2.5 * eps / steps when ``alpha`` is None."""
+        if self.alpha is not None:
+            return float(self.alpha)
+        return 2.5 * float(self.eps) / int(self.steps) if int(self.steps) > 0 else 0.0
 
     def __call__(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
-        return pgd_attack(model, x, y, eps=self.eps, alpha=self.alpha, steps=self.steps, seed=seed,
+        return pgd_attack(model, x, y, eps=float(self.eps), alpha=self.step_size, steps=int(self.steps), seed=seed,
                           random_start=self.random_start)
