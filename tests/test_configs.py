@@ -24,7 +24,7 @@ def options(group: str) -> list[str]:
 def all_train_overrides() -> list[list[str]]:
     out = []
     for group in ("scale", "data", "sources", "model", "trainer", "callbacks", "logger", "debug", "experiment",
-                  "variant", "perturb"):
+                  "variant", "perturb", "attack"):
         if not (CONFIG_DIR / group).is_dir():
             continue
         for opt in options(group):
@@ -71,5 +71,5 @@ def test_every_yaml_is_reachable():
     """No config file hides outside the groups the tests compose."""
     groups = {p.parent.name for p in Path(CONFIG_DIR).rglob("*.yaml")} - {"conf"}
     tested = {"scale", "data", "sources", "model", "trainer", "callbacks", "logger", "debug", "experiment",
-              "variant", "perturb", "paths", "hydra", "gan", "launcher", "local", "unknown"}
+              "variant", "perturb", "attack", "paths", "hydra", "gan", "launcher", "local", "unknown"}
     assert groups <= tested, f"untested config groups: {groups - tested}"
