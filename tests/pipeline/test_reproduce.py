@@ -120,6 +120,18 @@ def test_every_shipped_spec_parses_and_names_existing_configs():
                     assert (conf / key / f"{value}.yaml").is_file(), f"{spec.path}: {o} names no config"
 
 
+def test_jobs_logging_to_wandb_join_their_experiments_group_without_changing_their_hash(tmp_path):
+    from ganprint.pipeline.runs import activate, compose_job, config_hash, wandb_group_override
+
+    base = ["scale=smoke", "sources=synthetic3", "model=knn", "seed=1000", "logger=wandb"]
+    plain = activate(compose_job("train", base, tmp_path))
+    grouped = activate(compose_job("train", [*base, *wandb_group_override(["logger=wandb"], "t1_architectures")],
+                                   tmp_path))
+    assert (plain.logger.wandb.group, grouped.logger.wandb.group) == ("train", "t1_architectures")
+    assert config_hash(plain) == config_hash(grouped)  # a job shared by two experiments still runs once
+    assert wandb_group_override(["logger=csv"], "t1_architectures") == []
+
+
 @requires_fmnist
 def test_smoke_reproduction_builds_every_table_and_figure_from_run_records(tmp_path):
     results = tmp_path / "results"
