@@ -97,9 +97,11 @@ def _instantiate_members(node) -> list:
 
 def build_datamodule(cfg: DictConfig) -> tuple[AttributionDataModule, list[str], list[str]]:
     """One data module over known then unknown sources; returns it with the known and unknown names."""
+    # Known first: an unknown set may follow a key of the known one (unknown=lofo takes sources.holdout), and a
+    # bad value should be reported under the key the user set.
+    known = _instantiate_members(cfg.sources.members)
     if not cfg.get("unknown") or not cfg.unknown.get("members"):
         raise ConfigError("no unknown sources; pass `unknown=<set>` (a file in conf/unknown/ with `members:`).")
-    known = _instantiate_members(cfg.sources.members)
     unknown = _instantiate_members(cfg.unknown.members)
     known_names, unknown_names = [s.name for s in known], [s.name for s in unknown]
     both = sorted(set(known_names) & set(unknown_names))

@@ -8,14 +8,54 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
+
+from ganprint.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CONFIG_DIR = Path(os.environ.get("GANPRINT_CONFIG_DIR", PROJECT_ROOT / "conf"))
 
 
+class ResolverConfigError(ConfigError, InterpolationResolutionError):
+    """A user error raised inside a resolver. OmegaConf wraps any other exception a resolver raises into an
+    InterpolationResolutionError, which would turn a one-line config mistake into a traceback."""
+
+    def __str__(self) -> str:
+        # OmegaConf re-raises it with "full_key: ... object_type=..." appended; the message names its key already
+        # and must end with the sentence saying what to fix.
+        return super().__str__().split("\n    full_key:")[0]
+
+
+def leave_one_out(members_key: str, holdout_key: str, side: str, *, _root_: DictConfig) -> ListConfig:
+    """``${leave_one_out:<members key>,<holdout key>,known|unknown}``: the source list at ``members_key`` without
+    (``known``) or with only (``unknown``) the member named by the value at ``holdout_key``.
+
+    Keys, not values, are passed so the error can name the key to fix. The members are returned resolved, as
+    plain data, exactly as the full set resolves them: a generator left in (or held out) keeps its cache key.
+    The real source cannot be held out: it is what every generator is told apart from."""
+    members = OmegaConf.select(_root_, members_key, default=None)
+    if members is None:
+        raise ResolverConfigError(f"`{members_key}` is not in this config, so no source can be held out of it; "
+                                  f"make the first argument of ${{leave_one_out:...}} the key of a list of sources.")
+    holdout = OmegaConf.select(_root_, holdout_key, default=None)
+    real = OmegaConf.select(_root_, "real.name", default=None)
+    names = [str(m.get("name")) for m in members]
+    valid = [n for n in names if n != real]
+    if holdout not in valid:
+        raise ResolverConfigError(f"`{holdout_key}` is {holdout!r}, which names no source that can be held out of "
+                                  f"`{members_key}`; set `{holdout_key}` to one of {', '.join(valid)}.")
+    if side not in ("known", "unknown"):
+        raise ResolverConfigError(f"leave_one_out: side {side!r} is neither `known` nor `unknown`; write one of them "
+                                  f"as the third argument of ${{leave_one_out:...}}.")
+    # A config node, not a plain list: OmegaConf would hand a plain list on as one opaque value.
+    return OmegaConf.create([OmegaConf.to_container(m, resolve=True) for m in members
+                             if (m.get("name") == holdout) == (side == "unknown")])
+
+
 def register_resolvers() -> None:
-    """``${len:...}`` (number of sources), ``${plain:...}`` and ``${project_root:}``; safe to call twice."""
+    """``${len:...}`` (number of sources), ``${plain:...}``, ``${project_root:}`` and ``${leave_one_out:...}``
+    (leave-one-out source sets); safe to call twice."""
     if not OmegaConf.has_resolver("len"):
         OmegaConf.register_new_resolver("len", lambda x: len(x))
     if not OmegaConf.has_resolver("plain"):
@@ -26,6 +66,8 @@ def register_resolvers() -> None:
                                                     if k != "_target_"}))
     if not OmegaConf.has_resolver("project_root"):
         OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+    if not OmegaConf.has_resolver("leave_one_out"):
+        OmegaConf.register_new_resolver("leave_one_out", leave_one_out)
 
 
 register_resolvers()
