@@ -40,13 +40,7 @@ MINI = {
 }
 
 # Smoke-scale tables whose cells may all be gaps, and why. Each gap must still come from a real failed record.
-SMOKE_GAPS_ALLOWED = {
-    # 4 ProGAN steps (conf/scale/smoke.yaml gan.steps.progan) leave the seed-0 ProGANs of Table 2 almost
-    # pixel-identical whatever images they trained on, so the data module drops their samples as duplicates
-    # and a source ends up with no training images. 16 steps would separate them (measured: 0-16 of 200
-    # samples shared instead of 157-174).
-    "t2_training_sets": "identical smoke ProGANs",
-}
+SMOKE_GAPS_ALLOWED: dict[str, str] = {}
 
 
 def reproduce(exp_dir: Path, results: Path, *extra: str):

@@ -61,6 +61,11 @@ def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: lis
             report.frames[spec.id] = written["frame"]
         else:
             section["markdown"] = f"### {spec.id}: {spec.title}\n\n{spec.paper_ref}. {spec.description}".rstrip(". ")
+        if spec.curves:  # robustness curves: drawn from the same cells as the table
+            from ganprint.reporting.robustness import write_curves
+
+            for png, caption in write_curves(spec, cells, root / "figures"):
+                section["figures"].append((str(png.relative_to(root)), caption))
         for fig in spec.figures:
             found = [Path(r["run_dir"]) / fig.file for r in collect(root, fig.job, scale, seeds) if r.get("status") == "ok"]
             found = [p for p in found if p.is_file()]
@@ -86,14 +91,15 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
     log.info("%d tables/figures, %d jobs x %d seeds at scale %s -> %s", len(specs), len(jobs), len(seeds), scale, root)
     reports = plan_and_launch(jobs, root, scale, seeds, launcher=str(cfg.launcher),
                               extra=list(cfg.get("job_overrides") or []), dry_run=bool(cfg.get("dry_run")),
-                              groups={j: s.id for s in reversed(specs) for j in s.jobs()})
+                              groups={j: s.id for s in reversed(specs) for j in s.jobs()},
+                              workers=int(cfg.get("workers") or 1), threads_per_worker=cfg.get("threads_per_worker"))
     launched = time.time()
     report = build_report(specs, root, scale, seeds)
     stages = [{"job": r.key, "entry": r.entry, "overrides": r.overrides, "seeds_run": r.seeds,
                "seeds_skipped": r.skipped_seeds, "returncode": r.returncode, "wall_time_s": r.wall_time_s,
                "log": r.log} for r in reports]
     provenance = {"git": git_commit(), "versions": versions(), "scale": scale, "seeds": seeds,
-                  "launcher": str(cfg.launcher), "stages": stages, "runs": report.runs, "tables": report.tables,
+                  "launcher": str(cfg.launcher), "workers": int(cfg.get("workers") or 1), "stages": stages, "runs": report.runs, "tables": report.tables,
                   "jobs": {job_key(j, scale): j.describe() for j in jobs},
                   "launch_wall_time_s": launched - start, "report_wall_time_s": time.time() - launched,
                   "wall_time_s": time.time() - start}
