@@ -40,7 +40,7 @@ from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT, config_hash
 from ganprint.utils.run_record import RECORD_NAME, write_run_record
 
 log = logging.getLogger("ganprint")
-ENTRY_CONFIG = {"train": "train", "evaluate": "eval", "openset": "openset"}
+ENTRY_CONFIG = {"train": "train", "evaluate": "eval", "openset": "openset", "train_gan": "train_gan"}
 
 
 def job_key(job: JobSpec, scale: str) -> str:
@@ -113,6 +113,8 @@ def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed=
         from ganprint.tasks.train import train as task
     elif entry == "openset":
         from ganprint.tasks.openset import openset as task
+    elif entry == "train_gan":
+        from ganprint.tasks.train_gan import train_gan as task
     else:
         from ganprint.tasks.evaluate import evaluate as task
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +133,21 @@ def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed=
         GlobalHydra.instance().clear()
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel stop this worker when the reproduction that started it dies (killed, not just
+    interrupted), so no orphan keeps training; its job resumes from ``last.ckpt`` on the next reproduction."""
+    if sys.platform.startswith("linux"):
+        import contextlib
+        import ctypes
+        import signal
+
+        # another libc: workers then finish their current job before they notice the parent is gone
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def _init_worker(threads: int | None) -> None:
+    _die_with_parent()
     if threads:
         import torch
 

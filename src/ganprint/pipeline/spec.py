@@ -22,7 +22,7 @@ import yaml
 
 from ganprint.errors import ConfigError
 
-ENTRIES = ("train", "evaluate", "openset")
+ENTRIES = ("train", "evaluate", "openset", "train_gan")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ganprint.gans.zoo import GanZoo
 from ganprint.models.baselines.content import embed_images, train_content_classifier
 from ganprint.tasks.job import output_dir
 from ganprint.utils.config import config_hash, to_container
+from ganprint.utils.instantiate import instantiate_group
 from ganprint.utils.run_record import write_run_record
 
 log = logging.getLogger("ganprint")
@@ -32,8 +33,10 @@ def train_gan(cfg: DictConfig) -> dict[str, Any]:
     real = hydra.utils.instantiate(cfg.real)
     spec = {k: v for k, v in OmegaConf.to_container(cfg.gan.spec, resolve=True).items() if k != "_target_"}
     gan = {"spec": spec, "max_steps": int(cfg.max_steps), "batch_size": int(cfg.batch_size)}
-    source = GeneratorSource(cfg.name, real, gan, GanZoo(), cfg.paths.cache_dir, n_images=int(cfg.n_images),
-                             train_seed=int(cfg.seed), sample_seed=int(cfg.sample_seed),
+    loggers = instantiate_group(cfg.get("logger"))  # losses and sample grids, when this run trains the generator
+    zoo = GanZoo(logger=loggers or None, grid_every_n_steps=int(cfg.get("grid_every_n_steps") or 0))
+    source = GeneratorSource(cfg.name, real, gan, zoo, cfg.paths.cache_dir, n_images=int(cfg.n_images),
+                             train_seed=int(cfg.train_seed), sample_seed=int(cfg.sample_seed),
                              train_images=cfg.train_images, subset_diff=int(cfg.subset_diff),
                              resolution=int(cfg.scale.resolution), channels=int(cfg.scale.channels))
     source.prepare()
@@ -45,7 +48,7 @@ def train_gan(cfg: DictConfig) -> dict[str, Any]:
                                "gan/images_per_second": trained["info"].get("images_per_second")}
     if cfg.quality.enabled:
         metrics.update(quality(cfg, real, source, spec))
-    write_run_record(out, task="train_gan", status="ok", metrics=metrics, seed=cfg.seed, generator=source.describe(),
+    write_run_record(out, task="train_gan", status="ok", metrics=metrics, seed=cfg.train_seed, generator=source.describe(),
                      entry_dir=str(source.entry_dir), samples_dir=str(source.samples_dir), trained=trained,
                      config=to_container(cfg), config_sha256=config_hash(cfg), wall_time_s=time.time() - start)
     log.info("generator %s: %s", cfg.name, {k: round(v, 3) for k, v in metrics.items() if v is not None})
@@ -54,12 +57,13 @@ def train_gan(cfg: DictConfig) -> dict[str, Any]:
 
 def quality(cfg: DictConfig, real, source: GeneratorSource, spec: dict) -> dict[str, float]:
     """FD of trained and untrained samples vs real test images, on content features and on pixels."""
-    res, ch, n = int(cfg.scale.resolution), int(cfg.scale.channels), int(cfg.quality.n_images)
+    # never more than the source holds: the report compares equal-sized sets of samples and real images
+    res, ch, n = int(cfg.scale.resolution), int(cfg.scale.channels), min(int(cfg.quality.n_images), int(cfg.n_images))
     test_keys = [k for k in real.keys() if k.startswith("test:")] or real.keys()
     real_test = real.load(test_keys[: 2 * n], res, ch).images
     n = len(real_test) // 2
     samples = source.load(source.keys()[:n], res, ch).images
-    torch.manual_seed(int(cfg.seed))
+    torch.manual_seed(int(cfg.train_seed))
     family = build_family(**spec)
     untrained = GanZoo.generate_images(family.generator, family, n, seed=int(cfg.sample_seed))
     fakes = {"trained": samples, "untrained": untrained}
