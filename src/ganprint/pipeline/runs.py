@@ -189,8 +189,10 @@ def _prepare_member(entry: str, overrides: list[str], output_dir: str, group: st
         GlobalHydra.instance().clear()
 
 
-def _job_in_worker(entry: str, overrides: list[str], output_dir: str) -> int:
-    return run_in_process(entry, overrides, Path(output_dir))
+def _job_in_worker(entry: str, overrides: list[str], output_dir: str) -> tuple[int, float]:
+    """``(return code, seconds the job ran)``: timed here, as a run may wait in the pool's queue first."""
+    start = time.time()
+    return run_in_process(entry, overrides, Path(output_dir)), time.time() - start
 
 
 def prepare_generators(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int, threads: int | None) -> dict:
@@ -246,7 +248,7 @@ def run_parallel(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int,
     pending = list(todo)
     in_todo = {(job, seed) for job, seed, _, _ in todo}
     finished: dict[tuple[JobSpec, int], tuple[int, float]] = {}
-    running: dict[Any, tuple[JobSpec, int, float]] = {}
+    running: dict[Any, tuple[JobSpec, int]] = {}
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
                              initargs=(threads,)) as pool:
         while pending or running:
@@ -256,20 +258,19 @@ def run_parallel(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int,
                 pending.remove(t)
                 job, seed, overrides, rdir = t
                 log.info("[%s] running %s seed %d: %s", rdir.parent.name, job.entry, seed, " ".join(job.overrides))
-                running[pool.submit(_job_in_worker, job.entry, overrides, str(rdir))] = (job, seed, time.time())
+                running[pool.submit(_job_in_worker, job.entry, overrides, str(rdir))] = (job, seed)
             if not running:  # only children of parents that never ran: nothing can unblock them
                 for job, seed, _, _ in pending:
                     finished[(job, seed)] = (1, 0.0)
                 break
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in done:
-                job, seed, start = running.pop(fut)
+                job, seed = running.pop(fut)
                 try:
-                    code = fut.result()
+                    finished[(job, seed)] = fut.result()
                 except Exception as exc:  # a worker that died (killed, out of memory): its run is a gap
                     log.error("worker running %s seed %d died: %s", job.entry, seed, exc)
-                    code = 1
-                finished[(job, seed)] = (code, time.time() - start)
+                    finished[(job, seed)] = (1, 0.0)
     return finished
 
 
