@@ -25,6 +25,7 @@ from ganprint.bench.timing import StepTimer, Window
 from ganprint.bench.training import compare_training
 from ganprint.errors import ConfigError
 from ganprint.gans import GANModule, TensorImageDataset, build_family
+from ganprint.gans.ops import clip_per_tensor
 from ganprint.utils.config import CONFIG_DIR
 
 
@@ -66,10 +67,7 @@ def plain_gan(spec: dict, images: np.ndarray, batch_size: int, warmup: int, step
         d_loss, _ = fam.critic_loss(real)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
-        if clip:
-            for p in fam.critic.parameters():
-                if p.grad is not None:
-                    torch.nn.utils.clip_grad_norm_([p], clip)
+        clip_per_tensor(fam.critic, clip)
         opt_d.step()
         images_seen += real.shape[0]
         if (step + 1) % fam.n_dis == 0:
@@ -77,10 +75,7 @@ def plain_gan(spec: dict, images: np.ndarray, batch_size: int, warmup: int, step
             g_loss, _ = fam.generator_loss(real)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
-            if clip:
-                for p in fam.generator.parameters():
-                    if p.grad is not None:
-                        torch.nn.utils.clip_grad_norm_([p], clip)
+            clip_per_tensor(fam.generator, clip)
             opt_g.step()
             fam.critic.requires_grad_(True)
             if g_ema is not None:

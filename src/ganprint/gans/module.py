@@ -27,6 +27,7 @@ from ganprint.errors import ConfigError
 
 from .family import GANFamily
 from .images import image_grid, save_png, to_uint8
+from .ops import clip_per_tensor
 
 
 class GANModule(pl.LightningModule):
@@ -83,17 +84,10 @@ class GANModule(pl.LightningModule):
         loss, logs = loss_fn(real)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        self._clip(module)
+        clip_per_tensor(module, self.family.grad_clip)
         opt.step()
         self.untoggle_optimizer(opt)
         return loss, logs
-
-    def _clip(self, module: nn.Module) -> None:
-        clip = self.family.grad_clip
-        if clip:  # per tensor, as tf.clip_by_norm on each gradient in the MMD-GAN code
-            for p in module.parameters():
-                if p.grad is not None:
-                    torch.nn.utils.clip_grad_norm_([p], clip)
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         if self._pending is not None and "rng" in self._pending:

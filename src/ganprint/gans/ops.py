@@ -40,6 +40,15 @@ def down_avg(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
     return x if factor == 1 else F.avg_pool2d(x, factor)
 
 
+def clip_per_tensor(module: torch.nn.Module, clip: float | None) -> None:
+    """Clip each parameter's gradient to norm ``clip`` on its own (tf.clip_by_norm per gradient, as the MMD-GAN
+    code does); nothing when ``clip`` is falsy."""
+    if clip:
+        for p in module.parameters():
+            if p.grad is not None:
+                torch.nn.utils.clip_grad_norm_([p], clip)
+
+
 def gradient_penalty(fn, real: torch.Tensor, fake: torch.Tensor, target: float = 1.0) -> torch.Tensor:
     """WGAN-GP term ``mean((||d fn(x_hat) / d x_hat|| - target)^2)`` at random interpolates of real and fake.
 

@@ -161,32 +161,24 @@ def _source_overrides(overrides: list[str]) -> list[str]:
     return [o for o in overrides if o.startswith(keep)]
 
 
-def _member_sources(entry: str, overrides: list[str], output_dir: Path) -> list[tuple[str, int, Any]]:
-    """``(group, index, source)`` of every member of the job's source set and unknown set, instantiated (cheap:
-    a source trains or samples nothing until it is prepared)."""
-    import hydra.utils
+def _member_configs(entry: str, overrides: list[str], output_dir: Path) -> list[tuple[str, int, Any]]:
+    """``(group, index, config)`` of every member of the job's source set and unknown set."""
     from omegaconf import OmegaConf
 
     cfg = activate(compose_job(entry, overrides, output_dir))
-    out = []
-    for group in ("sources", "unknown"):
-        members = OmegaConf.select(cfg, f"{group}.members")
-        for i, member in enumerate(members or []):
-            out.append((group, i, hydra.utils.instantiate(member)))
-    return out
+    return [(group, i, member) for group in ("sources", "unknown")
+            for i, member in enumerate(OmegaConf.select(cfg, f"{group}.members") or [])]
 
 
 def _prepare_member(entry: str, overrides: list[str], output_dir: str, group: str, index: int) -> str:
     """Worker side of the generator pre-stage: build member ``index`` of ``group`` and prepare it (train and
     sample its generator, or find them cached). Returns the samples directory."""
-    try:
-        for g, i, source in _member_sources(entry, overrides, Path(output_dir)):
-            if (g, i) == (group, index):
-                source.prepare()
-                return str(source.samples_dir)
-        raise LookupError(f"{group}.members[{index}] not found")
-    finally:
-        GlobalHydra.instance().clear()
+    import hydra.utils
+
+    member = {(g, i): m for g, i, m in _member_configs(entry, overrides, Path(output_dir))}[(group, index)]
+    source = hydra.utils.instantiate(member)
+    source.prepare()
+    return str(source.samples_dir)
 
 
 def _job_in_worker(entry: str, overrides: list[str], output_dir: str) -> tuple[int, float]:
@@ -197,10 +189,12 @@ def _job_in_worker(entry: str, overrides: list[str], output_dir: str) -> tuple[i
 
 def prepare_generators(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int, threads: int | None) -> dict:
     """Train (or find cached) every generator the ``todo`` runs read, in ``workers`` processes, each once.
-    Returns ``{samples dir: "ok" | reason}``. A generator that fails is logged; the jobs that need it then
-    fail with the same reason and show as gaps."""
+    Returns ``{samples dir: "ok" | reason}``. A generator that fails is logged; the jobs that need it try it
+    again themselves and, failing, show as gaps with the reason."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
+
+    import hydra.utils
 
     from ganprint.data.sources.generator import COMPLETE, GeneratorSource
 
@@ -211,13 +205,11 @@ def prepare_generators(todo: list[tuple[JobSpec, int, list[str], Path]], workers
         if key in seen:
             continue
         seen.add(key)
-        try:
-            members = _member_sources(job.entry, overrides, rdir)
+        try:  # instantiating a source is cheap: it trains or samples nothing until it is prepared
+            members = [(g, i, hydra.utils.instantiate(m)) for g, i, m in _member_configs(job.entry, overrides, rdir)]
         except Exception as exc:  # the job itself will record why it does not compose
             log.debug("generator pre-stage: %s does not compose (%s)", key, exc)
             continue
-        finally:
-            GlobalHydra.instance().clear()
         for group, i, source in members:
             if isinstance(source, GeneratorSource) and not (source.samples_dir / COMPLETE).is_file():
                 needed.setdefault(str(source.samples_dir), (job.entry, overrides, str(rdir), group, i))
