@@ -1,5 +1,6 @@
 """Open-set protocols as configs: leave-one-family-out (conf/sources/architectures5_lofo.yaml + conf/unknown/lofo.yaml,
-one `sources.holdout` key for both sides) and unseen training-set variants (conf/unknown/unseen_trainsets.yaml).
+one `sources.holdout` key for both sides), unseen training-set variants (conf/unknown/unseen_trainsets.yaml), and the
+hold-out sets over Tables 3 and 2 (conf/sources/*_holdout.yaml + conf/unknown/held_out.yaml).
 
 Everything here composes and instantiates without training a GAN (a generator source trains lazily, on first
 use), except the smoke open-set run at the end, which trains the four smoke GANs (a few steps each).
@@ -150,3 +151,43 @@ def test_smoke_openset_run_on_lofo_records_auroc_per_score(tmp_path):
     assert metrics["openset/auroc_mahalanobis"] > 0.9
     assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache" / "generators").iterdir()
                   if p.is_dir()) == sorted(FAMILIES)
+
+
+@pytest.mark.parametrize(("sources", "holdout", "family_set"), [("seeds11_holdout", "progan_seed4", "seeds11"),
+                                                                ("trainsets_holdout", "progan_diff10", "trainsets")])
+def test_holdout_sets_leave_one_generator_of_their_table_out_and_reuse_its_cache_entries(sources, holdout, family_set,
+                                                                                          tmp_path):
+    """Leave-one-seed-out and the unseen training-set variant: the held-out generator is the one Table 3 (Table 2)
+    trains, so the protocols cost one attNet each and no GAN; known + unknown = the full set, disjoint."""
+    cfg = compose_cfg("openset", tmp_path, ["scale=cpu", "ckpt=x.ckpt", f"sources={sources}", "unknown=held_out"])
+    _, known, unknown = build_datamodule(cfg)
+    full = compose_cfg("openset", tmp_path, ["scale=cpu", "ckpt=x.ckpt", f"sources={family_set}"])
+    names = [m.name for m in full.sources.members]
+    assert unknown == [holdout] and known == [n for n in names if n != holdout]
+    assert cfg.sources.name == f"{sources}_{holdout}"
+    reference = {s.name: s for s in instantiate(full.sources.members) if isinstance(s, GeneratorSource)}
+    for s in instantiate([*cfg.sources.members, *cfg.unknown.members]):
+        if isinstance(s, GeneratorSource):
+            assert s.samples_dir == reference[s.name].samples_dir, s.name
+    with pytest.raises(ConfigError, match=r"`sources.holdout` is 'progan_seed99'.*; set `sources.holdout` to one of"):
+        _ = compose_cfg("openset", tmp_path, ["scale=cpu", "ckpt=x.ckpt", f"sources={sources}", "unknown=held_out",
+                                              "sources.holdout=progan_seed99"]).unknown.members
+
+
+def test_a_scale_cuts_the_seed_set_keeping_real_and_each_kept_generators_cache_entry(tmp_path):
+    """The cpu scale keeps seeds 0-4 of Table 3 (scale.variants.seeds); the others keep all ten. A kept seed is the
+    same generator either way, and seed 0 is still architectures5's ProGAN."""
+    cpu = compose_cfg("train", tmp_path, ["scale=cpu", "sources=seeds11"])
+    assert [m.name for m in cpu.sources.members] == ["real", *(f"progan_seed{i}" for i in range(5))]
+    assert cpu.model.net.num_classes == 6
+    whole = compose_cfg("train", tmp_path, ["scale=cpu", "sources=seeds11", "scale.variants.seeds=null"])
+    assert len(whole.sources.members) == 11
+    assert len(compose_cfg("train", tmp_path, ["scale=paper", "sources=seeds11"]).sources.members) == 11
+    cut = {s.name: s.samples_dir for s in instantiate(cpu.sources.members) if isinstance(s, GeneratorSource)}
+    every = {s.name: s.samples_dir for s in instantiate(whole.sources.members) if isinstance(s, GeneratorSource)}
+    assert cut == {k: every[k] for k in cut}
+    arch = compose_cfg("train", tmp_path, ["scale=cpu", "sources=architectures5"])
+    progan = next(s for s in instantiate(arch.sources.members) if getattr(s, "name", "") == "progan")
+    assert cut["progan_seed0"] == progan.samples_dir
+    with pytest.raises(ConfigError, match=r"got n=0; set the scale's count .*scale.variants.seeds"):
+        _ = compose_cfg("train", tmp_path, ["scale=cpu", "sources=seeds11", "scale.variants.seeds=0"]).sources.members

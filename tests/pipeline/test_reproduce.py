@@ -150,6 +150,9 @@ def check_smoke_reproduction(root: Path, specs) -> None:
         assert set(csv["row"]) == set(spec.rows) and set(csv["column"]) == set(spec.columns)
         md = (root / "tables" / f"{spec.id}.md").read_text()
         assert all(f"| {row}" in md for row in spec.rows), spec.id
+        if spec.chance == "sources":  # Table 3: 1 / the number of sources the scale's runs had (smoke: 11)
+            n = len(collect(root, spec.cells[0].job, "smoke", [1000])[0]["sources"])
+            assert n == 11 and f"Chance: {100 / n:.2f} %." in md, spec.id
         tex = (root / "tables" / f"{spec.id}.tex").read_text()
         assert tex.count(r"\begin{") == tex.count(r"\end{") > 0
         filled = 0

@@ -34,6 +34,9 @@ class EqualizedConv2d(nn.Module):
         self.padding_mode = padding_mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad and self.padding_mode == "zeros":
+            # conv2d pads zeros itself: no padded copy, no pad backward (ProGAN's gradient penalty runs this twice)
+            return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.pad)
         if self.pad:
             # Reflect padding needs the input larger than the pad; 1x1 maps fall back to replicate.
             mode = self.padding_mode if min(x.shape[-2:]) > self.pad else "replicate"

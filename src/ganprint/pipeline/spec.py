@@ -76,7 +76,7 @@ class ExperimentSpec:
     path: Path
     paper_ref: str = ""
     description: str = ""
-    chance: float | None = None
+    chance: float | str | None = None    # a fraction, or "sources": 1 / the number of sources of its runs
     rows: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
@@ -136,6 +136,15 @@ def _curve_columns(data: dict, where: str) -> tuple[list[CurveSpec], list[dict]]
     return curves, columns
 
 
+def _chance(value: Any, where: str) -> float | str | None:
+    if value is None or value == "sources":
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1:
+        return float(value)
+    raise ConfigError(f"{where}: `chance` is {value!r}; write a fraction between 0 and 1, or `sources` when it is "
+                      f"1 / the number of sources, which the scale decides.")
+
+
 def load_spec(path: str | Path) -> ExperimentSpec:
     """Parse and check one spec file; errors name the file and key."""
     path = Path(path)
@@ -149,7 +158,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
             raise ConfigError(f"{where}: missing `{key}`; every spec needs id and title.")
     spec = ExperimentSpec(id=str(data["id"]), title=str(data["title"]), path=path,
                           paper_ref=str(data.get("paper_ref", "")), description=str(data.get("description", "")),
-                          chance=data.get("chance"), notes=str(data.get("notes", "")))
+                          chance=_chance(data.get("chance"), where), notes=str(data.get("notes", "")))
     common = list(data.get("common", []))
     default_entry = data.get("entry", "train")
     paper = data.get("paper") or {}

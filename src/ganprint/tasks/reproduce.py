@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,10 @@ def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: lis
                                                    "manifest_sha256": rec.get("manifest_sha256"),
                                                    "wall_time_s": rec.get("wall_time_s"), "seed": rec.get("seed")}
         section: dict[str, Any] = {"markdown": "", "figures": []}
+        if spec.chance == "sources":  # the scale decides how many sources (Table 3's seeds): read it off a run
+            n = next((len(r["sources"]) for c in spec.cells for r in collect(root, c.job, scale, seeds)
+                      if r.get("status") == "ok" and r.get("sources")), None)
+            spec = replace(spec, chance=1.0 / n if n else None)
         if spec.cells:
             written = write_table(spec, cells, root / "tables")
             section["markdown"] = written["markdown"]

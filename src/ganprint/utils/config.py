@@ -53,9 +53,33 @@ def leave_one_out(members_key: str, holdout_key: str, side: str, *, _root_: Dict
                              if (m.get("name") == holdout) == (side == "unknown")])
 
 
+def first_generators(key: str, n: Any, *, _parent_: DictConfig, _root_: DictConfig) -> ListConfig:
+    """``${first_generators:<sibling key>,<n>}``: the list at ``key`` beside this one (the same source set), cut
+    to its real source and its first ``n`` generators; ``n`` null keeps them all.
+
+    A scale can so shrink a set of interchangeable generators (Table 3's seeds) without a second set file; each
+    kept member resolves exactly as in the whole list, so it keeps its cache key."""
+    members = _parent_.get(key) if isinstance(_parent_, DictConfig) else None
+    if members is None:
+        raise ResolverConfigError(f"`{key}` is not a key of this source set, so ${{first_generators:...}} has no list "
+                                  f"to cut; make its first argument the name of the full member list beside it.")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ResolverConfigError(f"${{first_generators:{key},...}} got n={n!r}; set the scale's count (for Table 3: "
+                                  f"scale.variants.seeds in conf/scale/) to a positive int, or null for every member.")
+    real = OmegaConf.select(_root_, "real.name", default=None)
+    kept, generators = [], 0
+    for m in members:
+        if m.get("name") != real:
+            generators += 1
+            if n is not None and generators > n:
+                continue
+        kept.append(OmegaConf.to_container(m, resolve=True))
+    return OmegaConf.create(kept)
+
+
 def register_resolvers() -> None:
-    """``${len:...}`` (number of sources), ``${plain:...}``, ``${project_root:}`` and ``${leave_one_out:...}``
-    (leave-one-out source sets); safe to call twice."""
+    """``${len:...}`` (number of sources), ``${plain:...}``, ``${project_root:}``, ``${leave_one_out:...}``
+    (leave-one-out source sets) and ``${first_generators:...}`` (a set cut by the scale); safe to call twice."""
     if not OmegaConf.has_resolver("len"):
         OmegaConf.register_new_resolver("len", lambda x: len(x))
     if not OmegaConf.has_resolver("plain"):
@@ -68,6 +92,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
     if not OmegaConf.has_resolver("leave_one_out"):
         OmegaConf.register_new_resolver("leave_one_out", leave_one_out)
+    if not OmegaConf.has_resolver("first_generators"):
+        OmegaConf.register_new_resolver("first_generators", first_generators)
 
 
 register_resolvers()
