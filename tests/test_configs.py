@@ -73,3 +73,12 @@ def test_every_yaml_is_reachable():
     tested = {"scale", "data", "sources", "model", "trainer", "callbacks", "logger", "debug", "experiment",
               "variant", "perturb", "attack", "paths", "hydra", "gan", "launcher", "local", "unknown"}
     assert groups <= tested, f"untested config groups: {groups - tested}"
+
+
+@pytest.mark.parametrize(("scale", "plain", "fine_tune"), [("cpu", 2e-3, 5e-4), ("smoke", 1e-3, 1e-3), ("paper", 1e-3, 1e-3)])
+def test_attnet_fine_tunes_at_its_scales_fine_tuning_rate(scale, plain, fine_tune, tmp_path):
+    """A fine-tune (init_ckpt set: immunization) starts from a converged net, so the cpu scale, which trains at 2e-3,
+    fine-tunes at 5e-4; scales that keep the official 1e-3 keep it for both."""
+    base = ["sources=architectures5", "model=attnet", f"scale={scale}"]
+    assert compose_cfg("train", tmp_path, base).model.optimizer.lr == plain
+    assert compose_cfg("train", tmp_path, [*base, "init_ckpt=parent.ckpt"]).model.optimizer.lr == fine_tune

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from tests.helpers.hydra_cli import requires_fmnist, run_cli
 
+from ganprint.errors import ConfigError
 from ganprint.pipeline.runs import collect, job_key
 from ganprint.pipeline.spec import load_spec, load_specs
 from ganprint.utils.config import PROJECT_ROOT
@@ -112,6 +113,21 @@ def test_every_shipped_spec_parses_and_names_existing_configs():
                 key, _, value = o.partition("=")
                 if (conf / key).is_dir():
                     assert (conf / key / f"{value}.yaml").is_file(), f"{spec.path}: {o} names no config"
+
+
+@pytest.mark.parametrize(("chance", "expected"), [(0.2, 0.2), ("sources", "sources"), (None, None)])
+def test_a_spec_states_chance_as_a_fraction_or_as_one_over_its_sources(chance, expected, tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**MINI, "chance": chance}))
+    assert load_spec(path).chance == expected
+
+
+@pytest.mark.parametrize("chance", [20, "auto", True, 0])
+def test_a_chance_that_is_no_fraction_is_refused_naming_the_file_and_the_fix(chance, tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**MINI, "chance": chance}))
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}: `chance` is .*; write a fraction between 0 and 1"):
+        load_spec(path)
 
 
 def test_jobs_logging_to_wandb_join_their_experiments_group_without_changing_their_hash(tmp_path):
@@ -267,3 +283,12 @@ def test_results_notebook_runs_on_a_reproduction(mini, monkeypatch):
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
     assert (results / "smoke" / "overview.png").is_file()
+
+
+@pytest.mark.parametrize(("metric", "percent"), [("test/acc", True), ("test/acc_progan_diff10", True),
+                                                 ("openset/open_acc_mahalanobis", True), ("test/fd_ratio", False),
+                                                 ("openset/auroc_msp", False), ("calibration/ece_before", False)])
+def test_accuracies_and_only_accuracies_are_shown_in_percent(metric, percent, tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**MINI, "columns": [{"name": "c", "metric": metric}]}))
+    assert {c.percent for c in load_spec(path).cells} == {percent}

@@ -136,6 +136,12 @@ def _curve_columns(data: dict, where: str) -> tuple[list[CurveSpec], list[dict]]
     return curves, columns
 
 
+def is_accuracy(metric: str) -> bool:
+    """Accuracies are shown in %: ``test/acc``, per-source ``test/acc_<source>``, ``openset/open_acc_<score>``."""
+    name = metric.rsplit("/", 1)[-1]
+    return name == "acc" or name.startswith("acc_") or "_acc" in name
+
+
 def _chance(value: Any, where: str) -> float | str | None:
     if value is None or value == "sources":
         return value
@@ -190,7 +196,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
                 parent = {**parent, "common": [*common, *parent.get("common", [])]}
             job = _job(row.get("entry", col.get("entry", default_entry)), overrides, parent, where)
             spec.cells.append(Cell(str(row["name"]), str(col["name"]), job, str(col.get("metric", "test/acc")),
-                                   bool(col.get("percent", col.get("metric", "test/acc").endswith("acc")))))
+                                   bool(col.get("percent", is_accuracy(str(col.get("metric", "test/acc")))))))
     for fig in data.get("figures") or []:
         job = _job(fig.get("entry", default_entry), [*common, *fig.get("overrides", [])], None, where)
         spec.figures.append(FigureSpec(str(fig["name"]), job, str(fig["file"]), str(fig.get("caption", ""))))

@@ -77,9 +77,17 @@ def first_generators(key: str, n: Any, *, _parent_: DictConfig, _root_: DictConf
     return OmegaConf.create(kept)
 
 
+def fine_tune_value(init_ckpt: Any, when_fine_tuning: Any, otherwise: Any) -> Any:
+    """``${fine_tune_value:<init_ckpt>,<value>,<otherwise>}``: ``value`` when the run starts from a parent checkpoint
+    (``init_ckpt`` set) and a value is given (not null), else ``otherwise``. A scale's attNet learning rate, for
+    instance, restarts a converged network far from its optimum if a fine-tune reuses it."""
+    return when_fine_tuning if init_ckpt and when_fine_tuning is not None else otherwise
+
+
 def register_resolvers() -> None:
     """``${len:...}`` (number of sources), ``${plain:...}``, ``${project_root:}``, ``${leave_one_out:...}``
-    (leave-one-out source sets) and ``${first_generators:...}`` (a set cut by the scale); safe to call twice."""
+    (leave-one-out source sets), ``${first_generators:...}`` (a set cut by the scale) and ``${fine_tune_value:...}``
+    (a setting of fine-tuning runs); safe to call twice."""
     if not OmegaConf.has_resolver("len"):
         OmegaConf.register_new_resolver("len", lambda x: len(x))
     if not OmegaConf.has_resolver("plain"):
@@ -94,6 +102,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("leave_one_out", leave_one_out)
     if not OmegaConf.has_resolver("first_generators"):
         OmegaConf.register_new_resolver("first_generators", first_generators)
+    if not OmegaConf.has_resolver("fine_tune_value"):
+        OmegaConf.register_new_resolver("fine_tune_value", fine_tune_value)
 
 
 register_resolvers()
