@@ -43,6 +43,27 @@ def test_killed_training_resumes_and_finishes_with_the_same_steps(tmp_path):
     assert "val/acc" in record["metrics"]
 
 
+def test_a_changed_config_in_the_same_directory_trains_anew_and_keeps_the_old_checkpoints(tmp_path):
+    """A reproduction re-runs a job whose config changed in the same directory. Continuing from the old
+    last.ckpt (already at its last step) would record the old run's weights under the new config; the new
+    config must train from step 0, and the old checkpoints stay on disk."""
+    args = [*SMOKE, "scale.counts.train=200", "test=false", f"paths.cache_dir={tmp_path}/cache"]
+    run = tmp_path / "run"
+    run_cli("train", *args, "scale.max_epochs=2", f"hydra.run.dir={run}")
+    first = read_run_record(run)["global_step"]
+    old_stamp = (run / "checkpoints" / "config_sha256").read_text()
+    run_cli("train", *args, "scale.max_epochs=3", f"hydra.run.dir={run}")
+    record = read_run_record(run)
+    assert record["status"] == "ok" and record["global_step"] == first * 3 // 2   # 3 epochs from scratch
+    stale = run / f"checkpoints.stale-{old_stamp[:12]}"
+    assert (stale / "last.ckpt").is_file() and (stale / "config_sha256").read_text() == old_stamp
+    assert (run / "checkpoints" / "config_sha256").read_text() == record["config_sha256"] != old_stamp
+    # The same config again: it continues from its own last.ckpt (already at the end), no new stale copy.
+    run_cli("train", *args, "scale.max_epochs=3", f"hydra.run.dir={run}")
+    assert read_run_record(run)["global_step"] == record["global_step"]
+    assert len(list(run.glob("checkpoints.stale-*"))) == 1
+
+
 def test_a_failed_multirun_job_does_not_stop_the_others(tmp_path):
     # The second job asks for an impossible split (more test images than exist at this size) and fails.
     run_cli("train", "-m", *SMOKE, "debug=fdr", "scale.counts.test=48,10000000", f"hydra.sweep.dir={tmp_path}",

@@ -184,6 +184,10 @@ def check_smoke_reproduction(root: Path, specs) -> None:
         if spec.id not in SMOKE_GAPS_ALLOWED:
             assert filled == len(spec.cells), f"{spec.id}: {len(spec.cells) - filled} of {len(spec.cells)} cells are gaps"
     assert prov["wall_time_s"] > 0 and len(prov["stages"]) == len(prov["jobs"])
+    # two workers: the phases of the parallel launch are timed (generators first, then the jobs)
+    phases = prov["phase_wall_time_s"]
+    assert set(phases) == {"planning", "generators", "jobs"} and phases["generators"] > 0 and phases["jobs"] > 0
+    assert sum(phases.values()) <= prov["launch_wall_time_s"] + 1e-6
 
 
 @requires_fmnist

@@ -297,13 +297,15 @@ class LaunchReport:
 def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int], launcher: str = "basic",
                     extra: list[str] | None = None, dry_run: bool = False,
                     groups: dict[JobSpec, str] | None = None, workers: int = 1,
-                    threads_per_worker: int | None = None) -> list[LaunchReport]:
+                    threads_per_worker: int | None = None, phases: dict[str, float] | None = None) -> list[LaunchReport]:
     """Run every (job, seed) whose record is missing, failed or stale; parents come first in ``jobs``.
 
     ``extra``: overrides added to every job. ``groups``: the wandb group of each job (its experiment's id);
     used only when ``extra`` selects ``logger=wandb``, and left out of the config hash like every logger
     setting, so a job shared by several experiments is still run once. ``workers`` > 1 (in-process launcher
-    only): generators first, then the runs, in that many processes of ``threads_per_worker`` torch threads."""
+    only): generators first, then the runs, in that many processes of ``threads_per_worker`` torch threads.
+    ``phases`` (filled when given): wall seconds of planning, the generator pre-stage and the parallel runs."""
+    t_start = time.time()
     parallel = launcher == "in_process" and workers > 1 and not dry_run
     queued: list[tuple[JobSpec, int, list[str], Path]] = []
     by_key: dict[str, LaunchReport] = {}
@@ -381,10 +383,14 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
         start = time.time()
         failed = {p: r for p, r in prepare_generators(queued, workers, threads_per_worker).items() if r != "ok"}
         log.info("generator pre-stage: %.0f s%s", time.time() - start, f", {len(failed)} failed" if failed else "")
+        jobs_start = time.time()
         for (job, _seed), (code, wall) in run_parallel(queued, workers, threads_per_worker).items():
             report = by_key[job_key(job, scale)]
             report.returncode = max(report.returncode or 0, code)
             report.wall_time_s += wall
+        if phases is not None:
+            phases.update({"planning": start - t_start, "generators": jobs_start - start,
+                           "jobs": time.time() - jobs_start})
     return reports
 
 

@@ -93,10 +93,12 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
     seeds = [int(cfg.base_seed) + i for i in range(int(cfg.seeds))]
     jobs = list(dict.fromkeys(j for s in specs for j in s.jobs()))
     log.info("%d tables/figures, %d jobs x %d seeds at scale %s -> %s", len(specs), len(jobs), len(seeds), scale, root)
+    phases: dict[str, float] = {}
     reports = plan_and_launch(jobs, root, scale, seeds, launcher=str(cfg.launcher),
                               extra=list(cfg.get("job_overrides") or []), dry_run=bool(cfg.get("dry_run")),
                               groups={j: s.id for s in reversed(specs) for j in s.jobs()},
-                              workers=int(cfg.get("workers") or 1), threads_per_worker=cfg.get("threads_per_worker"))
+                              workers=int(cfg.get("workers") or 1), threads_per_worker=cfg.get("threads_per_worker"),
+                              phases=phases)
     launched = time.time()
     report = build_report(specs, root, scale, seeds)
     stages = [{"job": r.key, "entry": r.entry, "overrides": r.overrides, "seeds_run": r.seeds,
@@ -106,6 +108,7 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
                   "launcher": str(cfg.launcher), "workers": int(cfg.get("workers") or 1), "stages": stages, "runs": report.runs, "tables": report.tables,
                   "jobs": {job_key(j, scale): j.describe() for j in jobs},
                   "launch_wall_time_s": launched - start, "report_wall_time_s": time.time() - launched,
+                  "phase_wall_time_s": phases,
                   "wall_time_s": time.time() - start}
     index = write_index(root, scale, report.sections, provenance)
     log.info("results index: %s (%.0f s running jobs, %.1f s building tables)", index, launched - start,

@@ -18,7 +18,7 @@ from ganprint.data import AttributionDataModule
 from ganprint.errors import ConfigError
 from ganprint.models.checkpoint import check_sources, read_checkpoint
 from ganprint.tasks.job import output_dir
-from ganprint.utils.atomic import atomic_write
+from ganprint.utils.atomic import atomic_write, atomic_write_text
 from ganprint.utils.config import config_hash, to_container
 from ganprint.utils.ddp import single_run_argv_for_ranks
 from ganprint.utils.instantiate import instantiate_group
@@ -56,16 +56,43 @@ def init_from_parent(model: pl.LightningModule, path: str, source_names: list[st
     log.info("initialised from parent checkpoint %s", path)
 
 
-def resume_path(cfg: DictConfig) -> str | None:
+CONFIG_STAMP = "config_sha256"   # beside the checkpoints: the config they were trained under
+
+
+def resume_path(cfg: DictConfig, is_global_zero: bool = True) -> str | None:
     """``ckpt_path`` if given; else, with ``resume: auto``, the run directory's own ``last.ckpt`` left by an
-    interrupted run (a reproduction re-runs a killed job in the same directory and continues it)."""
+    interrupted run (a reproduction re-runs a killed job in the same directory and continues it).
+
+    Only a run of the same config continues: checkpoints stamped with another config hash (or none, from before
+    stamps) would hand the new run the old run's weights and counters, so they are moved aside to
+    ``checkpoints.stale-<hash>`` (kept, not deleted) and training starts anew."""
     if cfg.get("ckpt_path"):
         return str(cfg.ckpt_path)
-    last = output_dir(cfg) / "checkpoints" / "last.ckpt"
-    if cfg.get("resume", "auto") == "auto" and last.is_file():
+    ckpts = output_dir(cfg) / "checkpoints"
+    last = ckpts / "last.ckpt"
+    if cfg.get("resume", "auto") != "auto" or not last.is_file():
+        return None
+    stamp = ckpts / CONFIG_STAMP
+    have = stamp.read_text().strip() if stamp.is_file() else "unstamped"
+    if have == config_hash(cfg):
         log.info("resuming from %s", last)
         return str(last)
+    if is_global_zero:
+        stale = ckpts.with_name(f"checkpoints.stale-{have[:12]}")
+        n = 1
+        while stale.exists():
+            stale, n = ckpts.with_name(f"checkpoints.stale-{have[:12]}-{n}"), n + 1
+        ckpts.rename(stale)
+        log.warning("%s holds checkpoints of another config (%s); kept as %s, training this config from scratch",
+                    ckpts, have[:12], stale.name)
     return None
+
+
+def stamp_checkpoints(cfg: DictConfig) -> None:
+    """Record which config the checkpoints about to be written belong to (see ``resume_path``)."""
+    ckpts = output_dir(cfg) / "checkpoints"
+    ckpts.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(ckpts / CONFIG_STAMP, config_hash(cfg))
 
 
 def publish_best(best: Path) -> Path:
@@ -132,7 +159,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     single_run_argv_for_ranks(trainer.world_size)
     if cfg.get("train", True):
         t0 = time.time()
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_path(cfg), weights_only=True)
+        resume = resume_path(cfg, trainer.is_global_zero)
+        if trainer.is_global_zero:
+            stamp_checkpoints(cfg)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         fit_time = time.time() - t0
     train_metrics = scalar_metrics(trainer.callback_metrics)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
