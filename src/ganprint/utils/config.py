@@ -36,8 +36,10 @@ def leave_one_out(members_key: str, holdout_key: str, side: str, *, _root_: Dict
     The real source cannot be held out: it is what every generator is told apart from."""
     members = OmegaConf.select(_root_, members_key, default=None)
     if members is None:
-        raise ResolverConfigError(f"`{members_key}` is not in this config, so no source can be held out of it; "
-                                  f"make the first argument of ${{leave_one_out:...}} the key of a list of sources.")
+        raise ResolverConfigError(f"`{members_key}` is not in this config, so no source can be held out of it; pick "
+                                  f"a source set that has it (unknown=held_out goes with sources=seeds11_holdout or "
+                                  f"trainsets_holdout), or make the first argument of ${{leave_one_out:...}} the key "
+                                  f"of a list of sources.")
     holdout = OmegaConf.select(_root_, holdout_key, default=None)
     real = OmegaConf.select(_root_, "real.name", default=None)
     names = [str(m.get("name")) for m in members]
