@@ -45,19 +45,19 @@ def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: lis
     report = Report()
     for spec in specs:
         cells = {}
+        n_sources = None  # for `chance: sources`: how many sources the scale's runs had (Table 3's seeds)
         for cell in spec.cells:
             records = collect(root, cell.job, scale, seeds)
             cells[(cell.row, cell.column)] = cell_from_records(records, cell.metric, cell.percent)
             for rec in records:
                 if rec.get("status") == "ok":
+                    n_sources = n_sources or len(rec.get("sources") or []) or None
                     report.runs[rec["run_dir"]] = {"config_sha256": rec.get("config_sha256"),
                                                    "manifest_sha256": rec.get("manifest_sha256"),
                                                    "wall_time_s": rec.get("wall_time_s"), "seed": rec.get("seed")}
         section: dict[str, Any] = {"markdown": "", "figures": []}
-        if spec.chance == "sources":  # the scale decides how many sources (Table 3's seeds): read it off a run
-            n = next((len(r["sources"]) for c in spec.cells for r in collect(root, c.job, scale, seeds)
-                      if r.get("status") == "ok" and r.get("sources")), None)
-            spec = replace(spec, chance=1.0 / n if n else None)
+        if spec.chance == "sources":
+            spec = replace(spec, chance=1.0 / n_sources if n_sources else None)
         if spec.cells:
             written = write_table(spec, cells, root / "tables")
             section["markdown"] = written["markdown"]
@@ -105,7 +105,8 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
                "seeds_skipped": r.skipped_seeds, "returncode": r.returncode, "wall_time_s": r.wall_time_s,
                "log": r.log} for r in reports]
     provenance = {"git": git_commit(), "versions": versions(), "scale": scale, "seeds": seeds,
-                  "launcher": str(cfg.launcher), "workers": int(cfg.get("workers") or 1), "stages": stages, "runs": report.runs, "tables": report.tables,
+                  "launcher": str(cfg.launcher), "workers": int(cfg.get("workers") or 1), "stages": stages,
+                  "runs": report.runs, "tables": report.tables,
                   "jobs": {job_key(j, scale): j.describe() for j in jobs},
                   "launch_wall_time_s": launched - start, "report_wall_time_s": time.time() - launched,
                   "phase_wall_time_s": phases,
