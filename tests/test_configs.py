@@ -6,7 +6,8 @@ from pathlib import Path
 
 import hydra
 import pytest
-from omegaconf import OmegaConf
+import yaml
+from omegaconf import DictConfig, OmegaConf
 
 from ganprint.models.baselines.base import Baseline
 from ganprint.tasks.train import is_baseline
@@ -56,29 +57,94 @@ def test_train_config_option_composes_and_instantiates(overrides, tmp_path):
     assert trainer.max_epochs >= 1 or cfg.trainer.get("fast_dev_run")
 
 
-@pytest.mark.parametrize("name", ["eval", "attribute", "openset", "reproduce"])
+@pytest.mark.parametrize("name", ["eval", "attribute", "openset", "reproduce", "audit"])
 def test_other_entry_configs_compose(name, tmp_path):
     overrides = {"eval": ["ckpt=x.ckpt"], "attribute": ["ckpt=x.ckpt", "input=somewhere"],
-                 "openset": ["ckpt=x.ckpt"], "reproduce": []}[name]
+                 "openset": ["ckpt=x.ckpt"], "reproduce": [], "audit": []}[name]
     cfg = compose_cfg(name, tmp_path, overrides)
     assert cfg.task_name == name
-    if name in ("eval", "openset"):
+    if name in ("eval", "openset", "audit"):
         dm = hydra.utils.instantiate(cfg.data)
         assert dm.source_names[0] == "real"
 
 
+def _defaults_entries(path: Path) -> list[tuple[str, str | None, bool]]:
+    """(group or config path, option, optional) of each defaults-list entry of ``path``, resolved against its group
+    as Hydra does: ``/x`` is absolute, ``x`` inside group ``g`` is ``g/x``; ``_self_`` is left out."""
+    here = path.parent.relative_to(CONFIG_DIR).as_posix()
+    here = "" if here == "." else here
+    out = []
+    for entry in (yaml.safe_load(path.read_text()) or {}).get("defaults", []) or []:
+        key, option = (entry, None) if isinstance(entry, str) else next(iter(entry.items()))
+        if key == "_self_":
+            continue
+        words = key.split()
+        optional = "optional" in words[:-1]
+        name = words[-1].split("@")[0]
+        name = name[1:] if name.startswith("/") else (f"{here}/{name}" if here else name)
+        out.append((name, option, optional))
+    return out
+
+
 def test_every_yaml_is_reachable():
-    """No config file hides outside the groups the tests compose."""
-    groups = {p.parent.name for p in Path(CONFIG_DIR).rglob("*.yaml")} - {"conf"}
-    tested = {"scale", "data", "sources", "model", "trainer", "callbacks", "logger", "debug", "experiment",
-              "variant", "perturb", "attack", "paths", "hydra", "gan", "launcher", "local", "unknown"}
-    assert groups <= tested, f"untested config groups: {groups - tested}"
+    """Every config file can be selected from an entry point: it is a primary config (``conf/<name>.yaml``) or an
+    option of a group that the defaults list of a reachable config names (``sources=x``, ``/gan@zoo.progan``), or a
+    config a reachable defaults list names by path. And every option a defaults list names exists."""
+    conf = Path(CONFIG_DIR)
+    files = {p.relative_to(conf).with_suffix("").as_posix() for p in conf.rglob("*.yaml")}
+    reached = {f for f in files if "/" not in f}
+    missing = []
+    todo = list(reached)
+    while todo:
+        current = todo.pop()
+        for name, option, optional in _defaults_entries(conf / f"{current}.yaml"):
+            if option is None and (conf / f"{name}.yaml").is_file():  # a config named by its path
+                found = {name}
+            else:
+                found = {f for f in files if f.rsplit("/", 1)[0] == name}
+                if option is not None and not optional and not name.startswith("hydra/") \
+                        and f"{name}/{option}" not in files:
+                    missing.append(f"{current}.yaml: {name}: {option}")
+            todo += sorted(found - reached)
+            reached |= found
+    assert not missing, f"defaults lists name options that do not exist: {missing}"
+    assert files - reached == set(), f"config files no entry point can select: {sorted(files - reached)}"
+    assert {"train", "eval", "gan/progan", "sources/architectures5", "model/visnet", "debug/limit"} <= reached
 
 
-@pytest.mark.parametrize(("scale", "plain", "fine_tune"), [("cpu", 2e-3, 5e-4), ("smoke", 1e-3, 1e-3), ("paper", 1e-3, 1e-3)])
+@pytest.mark.parametrize(("scale", "plain", "fine_tune"), [("cpu", 2e-2, 5e-4), ("smoke", 1e-3, 1e-3), ("paper", 1e-3, 1e-3)])
 def test_attnet_fine_tunes_at_its_scales_fine_tuning_rate(scale, plain, fine_tune, tmp_path):
-    """A fine-tune (init_ckpt set: immunization) starts from a converged net, so the cpu scale, which trains at 2e-3,
+    """A fine-tune (init_ckpt set: immunization) starts from a converged net, so the cpu scale, which trains at 2e-2,
     fine-tunes at 5e-4; scales that keep the official 1e-3 keep it for both."""
     base = ["sources=architectures5", "model=attnet", f"scale={scale}"]
     assert compose_cfg("train", tmp_path, base).model.optimizer.lr == plain
     assert compose_cfg("train", tmp_path, [*base, "init_ckpt=parent.ckpt"]).model.optimizer.lr == fine_tune
+
+
+@pytest.mark.parametrize(("entry", "overrides", "zoo"), [
+    ("train", ["sources=architectures5"], "sources"),
+    ("train", ["sources=seeds11_holdout", "sources.zoo.progan.spec.latent_dim=77"], "sources"),
+    ("train", ["sources=architectures5_random", "scale.gan.batch_size=5"], "sources"),
+    ("openset", ["sources=architectures5", "unknown=lofo", "ckpt=x", "unknown.zoo.progan.spec.latent_dim=55"], "unknown"),
+])
+def test_a_generator_member_gets_its_gan_from_its_family(entry, overrides, zoo, tmp_path):
+    """``gan: ${zoo_gan:<family>}`` expands to the family's zoo spec (without ``_target_``), the scale's step
+    budget and batch size (else the family's), read from the set's own ``zoo`` (overrides of it reach every member)."""
+    cfg = compose_cfg(entry, tmp_path, ["scale=smoke", *overrides])
+    members = []
+    for m in OmegaConf.select(cfg, f"{zoo}.members"):
+        members += [n for n in (m, m.get("base")) if isinstance(n, DictConfig) and "gan" in n]
+    assert members
+    for m in members:
+        family = m.gan.spec.family
+        spec = OmegaConf.to_container(cfg[zoo].zoo[family].spec, resolve=True)
+        batch = OmegaConf.select(cfg, "scale.gan.batch_size", default=cfg[zoo].zoo[family].batch_size)
+        assert OmegaConf.to_container(m.gan, resolve=True) == {
+            "spec": {k: v for k, v in spec.items() if k != "_target_"},
+            "max_steps": cfg.scale.gan.steps[family], "batch_size": batch}
+    if "sources.zoo.progan.spec.latent_dim=77" in overrides:
+        assert {m.gan.spec.latent_dim for m in members} == {77}
+    if "scale.gan.batch_size=5" in overrides:
+        assert {m.gan.batch_size for m in members} == {5}
+    if zoo == "unknown":
+        assert 55 in {m.gan.spec.latent_dim for m in members}

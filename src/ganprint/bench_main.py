@@ -18,7 +18,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     p = argparse.ArgumentParser(prog="ganprint-bench", description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=sorted(SIZES), default="cpu",
-                   help="cpu (default): attNet at the cpu scale, batch 64, the issue-10 comparison; "
+                   help="cpu (default): attNet at the cpu scale, batch 64, the reference comparison; "
                         "smoke: everything tiny, seconds, for tests")
     p.add_argument("--smoke", action="store_true", help="same as --size smoke")
     p.add_argument("--threads", type=int, default=1,

@@ -1,18 +1,25 @@
 """`ganprint-openset ckpt=... sources=<known set> unknown=<unknown set>`: open-set scores, thresholds and
 calibration of a checkpoint, fitted on validation and measured on known + unknown test images."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
-from ganprint.tasks.job import run_job
+from ganprint.tasks.job import refuse_finished_run_dir, run_job
 from ganprint.utils.config import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="openset")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     from ganprint.tasks.openset import openset
 
     run_job(cfg, openset)
+
+
+def main() -> None:
+    refuse_finished_run_dir(sys.argv)
+    _main()
 
 
 if __name__ == "__main__":

@@ -1,18 +1,25 @@
 """`ganprint-train`: train an attribution model on a source set, test it, write the run record."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
-from ganprint.tasks.job import run_job
+from ganprint.tasks.job import refuse_finished_run_dir, run_job
 from ganprint.utils.config import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def _main(cfg: DictConfig) -> float | None:
     from ganprint.tasks.train import train
 
     metrics = run_job(cfg, train)
     return None if metrics is None else metrics.get(cfg.get("optimized_metric") or "val/acc_best")
+
+
+def main() -> None:
+    refuse_finished_run_dir(sys.argv, resumable=True)
+    _main()
 
 
 if __name__ == "__main__":

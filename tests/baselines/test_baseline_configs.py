@@ -9,8 +9,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from ganprint.models.baselines import BASELINES
+from ganprint.utils.config import CONFIG_DIR
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
+CONF = CONFIG_DIR / "model"
 
 
 @pytest.mark.parametrize("name", sorted(BASELINES))

@@ -83,11 +83,39 @@ def test_user_errors_name_the_fix(upsampling_splits):
         build_baseline("prnu", progress=False).predict_proba(vx)
 
 
-def test_progress_bars_do_not_clash(upsampling_splits):
+def test_progress_bars_do_not_clash(upsampling_splits, monkeypatch):
     # Nested bars (grid search > residual extraction) share one rich display; predicting outside fit opens its own.
+    import ganprint.models.baselines.base as base
+
+    displays, open_now, most_open = [], [0], [0]
+
+    class Recording(base.Progress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.added: list[tuple[str, int]] = []  # (bar, how many bars this display already showed)
+            displays.append(self)
+
+        def __enter__(self):
+            open_now[0] += 1
+            most_open[0] = max(most_open[0], open_now[0])
+            return super().__enter__()
+
+        def __exit__(self, *exc):
+            open_now[0] -= 1
+            return super().__exit__(*exc)
+
+        def add_task(self, description, *args, **kwargs):
+            self.added.append((description, len(self.tasks)))
+            return super().add_task(description, *args, **kwargs)
+
+    monkeypatch.setattr(base, "Progress", Recording)
     (tx, ty), (vx, vy), (sx, _) = upsampling_splits
     model = build_baseline("prnu", levels_grid=[1], sigma_grid=[0.05], progress=True).fit(tx, ty, vx, vy)
+    assert len(displays) == 1 and most_open[0] == 1  # the whole fit: one display, never two live at once
+    assert any(shown >= 1 for _, shown in displays[0].added), displays[0].added  # a bar nested under another
+    assert open_now[0] == 0 and model._live is None
     assert model.predict(sx).shape == (len(sx),)
+    assert len(displays) == 2 and displays[1].added and most_open[0] == 1 and open_now[0] == 0
     assert isinstance(model, Baseline)
 
 

@@ -79,7 +79,7 @@ def test_spec_round_trip_rebuilds_the_same_generator(name):
 
 
 def test_official_defaults_are_kept():
-    """Losses and optimizer settings of reference/paper-digest.md §1 are the defaults."""
+    """Losses and optimizer settings of the official code (docs/paper.md §1) are the defaults."""
     pro, sn, cr, mmd = (build_family(n, resolution=32) for n in ("progan", "sngan", "cramergan", "mmdgan"))
     assert pro.cfg["optim"]["betas"] == [0.0, 0.99] and pro.cfg["optim"]["lr"] == 1e-3
     assert pro.cfg["loss"] == {"gp_weight": 10.0, "drift": 0.001} and pro.ema_beta == 0.999

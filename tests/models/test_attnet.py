@@ -1,7 +1,5 @@
 """attNet and its Fig. 2 variants: size, shapes, receptive fields, invariances, configs, and learning."""
 
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,8 +10,9 @@ from tests.helpers.nets import conv_widths, n_params
 from ganprint.models.attnet import MODES, AttNet
 from ganprint.models.receptive_field import ReceptiveField
 from ganprint.transforms.filters import band_residual, lowpass
+from ganprint.utils.config import CONFIG_DIR
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONFIG_DIR
 TINY = {"fmap_base": 64, "fmap_max": 32, "fingerprint_dim": 32}
 
 
@@ -61,7 +60,7 @@ def test_spec_rebuilds_the_same_network():
     spec = net.spec()
     assert spec["_target_"] == "ganprint.models.attnet.AttNet"
     assert spec == {"_target_": "ganprint.models.attnet.AttNet", "num_classes": 4, "in_channels": 1,
-                    "resolution": 32, "mode": "postpool", "switching_res": 8, **TINY}
+                    "resolution": 32, "mode": "postpool", "switching_res": 8, "norm": "none", **TINY}
     clone = instantiate(spec)
     clone.load_state_dict(net.state_dict())
     x = torch.randn(3, 1, 32, 32)
@@ -227,3 +226,16 @@ def test_variants_stay_at_chance_without_the_planted_band(mode, s):
     # A pixel checkerboard lives only in the band between 32 and 16: neither the 8x8 low-pass nor the
     # 16-to-8 band carries it.
     assert train_and_test(mode, s, "high") < 0.65
+
+
+def test_batch_norm_option_adds_norm_layers_and_keeps_old_checkpoints_loadable():
+    plain = AttNet(3, 1, 32, **TINY)
+    normed = AttNet(3, 1, 32, norm="batch", **TINY)
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in normed.modules())
+    assert n_bn == 2 * 3 + 1  # two per learned block (32, 16, 8 px) and the head conv
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    # the conv and dense weights keep their names: a checkpoint of the plain net loads into a rebuilt plain net
+    AttNet(3, 1, 32, **TINY).load_state_dict(plain.state_dict())
+    assert instantiate(normed.spec()).norm == "batch"
+    with pytest.raises(ValueError, match="model.net.norm"):
+        AttNet(3, 1, 32, norm="layer", **TINY)

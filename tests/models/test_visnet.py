@@ -13,15 +13,17 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from tests.helpers.hydra_cli import requires_fmnist
+from tests.helpers.hydra_cli import compose_cfg, requires_fmnist
 from tests.helpers.nets import conv_widths, n_params
 from torch.utils.data import DataLoader, TensorDataset
 
+from ganprint.callbacks.visnet_figures import FIGURES, VisNetFigures
 from ganprint.errors import ConfigError
+from ganprint.metrics.responses import diagonal_dominance
 from ganprint.models.attnet import AttNet
 from ganprint.models.checkpoint import load_attribution_module
 from ganprint.models.visnet import ReconstructionCritic, VisNet
-from ganprint.models.visnet_module import FIGURES, VisNetModule
+from ganprint.models.visnet_module import VisNetModule
 from ganprint.reporting import fingerprint_figures as ff
 
 TINY = {"fmap_base": 32, "fmap_max": 16}
@@ -213,7 +215,7 @@ def planted_run(tmp_path_factory):
     xt, yt, _ = planted_sources(64, content_seed=2)
     net = VisNet(4, 1, 16, **TINY)
     module = VisNetModule(net, ["real", "a", "b", "c"], optimizer=ADAM, hflip=False, figure_samples=2)
-    trainer = quiet_trainer(root, max_epochs=6, limit_val_batches=0)
+    trainer = quiet_trainer(root, max_epochs=6, limit_val_batches=0, callbacks=[VisNetFigures()])
     trainer.fit(module, DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True))
     res = trainer.test(module, DataLoader(TensorDataset(xt, yt), batch_size=64), verbose=False)[0]
     return module, trainer, res, patterns, root
@@ -239,8 +241,8 @@ def test_response_matrix_is_diagonal_dominant_and_figures_are_written(planted_ru
     _module, trainer, res, _patterns, root = planted_run
     matrix = trainer.callback_metrics["test/response_matrix"].numpy()
     assert matrix.shape == (4, 4)
-    assert ff.diagonal_dominance(matrix, axis=0) == 1.0  # each fingerprint responds most to its own source
-    assert ff.diagonal_dominance(matrix, axis=1) == 1.0  # each source's images respond most to their own
+    assert diagonal_dominance(matrix, axis=0) == 1.0  # each fingerprint responds most to its own source
+    assert diagonal_dominance(matrix, axis=1) == 1.0  # each source's images respond most to their own
     assert res["test/response_diag_frac"] == 1.0
     for name in FIGURES:
         png = root / "figures" / f"{name}.png"
@@ -259,11 +261,11 @@ def test_figure_helpers_follow_the_official_recipe(tmp_path):
     assert maps.shape == (2, 3, 4, 4)
     assert np.all(maps[1][:, 0, 0] == 0) and np.all(maps[1][:, 1, 1] == 6.0)
     assert np.all(maps[0][:, 1, 1] == 0)  # product -2 everywhere except the flipped pixel's channel
-    assert ff.diagonal_dominance(np.array([[3.0, 1.0], [2.0, 4.0]])) == 1.0
-    assert ff.diagonal_dominance(np.array([[3.0, 5.0], [2.0, 4.0]]), axis=0) == 0.5  # column 1 peaks off-diagonal
-    assert ff.diagonal_dominance(np.array([[3.0, 5.0], [1.0, 4.0]]), axis=1) == 0.5  # row 0 peaks off-diagonal
+    assert diagonal_dominance(np.array([[3.0, 1.0], [2.0, 4.0]])) == 1.0
+    assert diagonal_dominance(np.array([[3.0, 5.0], [2.0, 4.0]]), axis=0) == 0.5  # column 1 peaks off-diagonal
+    assert diagonal_dominance(np.array([[3.0, 5.0], [1.0, 4.0]]), axis=1) == 0.5  # row 0 peaks off-diagonal
     with pytest.raises(ValueError, match="square"):
-        ff.diagonal_dominance(np.ones((2, 3)))
+        diagonal_dominance(np.ones((2, 3)))
     path = ff.response_matrix_figure(np.array([[3.0, 1.0], [2.0, 4.0]]), ["real", "g"], tmp_path / "m.png")
     assert path.stat().st_size > 3000
 
@@ -295,7 +297,7 @@ def test_short_training_on_fashion_mnist_attributes_and_reloads(smoke_train_cfg,
     # fingerprint); here the diagonal leads every row and column by > 0.05.
     matrix = trainer.callback_metrics["test/response_matrix"].numpy()
     assert matrix.shape == (3, 3) and np.isfinite(matrix).all()
-    assert ff.diagonal_dominance(matrix, axis=0) == 1.0 and ff.diagonal_dominance(matrix, axis=1) == 1.0
+    assert diagonal_dominance(matrix, axis=0) == 1.0 and diagonal_dominance(matrix, axis=1) == 1.0
     assert res["test/response_diag_frac"] == metrics["test/response_diag_frac"] == 1.0
     # The reconstruction has been learned: far below an untrained network of the same spec.
     x = dm.data["test"][0][:64].float() / 127.5 - 1
@@ -303,3 +305,11 @@ def test_short_training_on_fashion_mnist_attributes_and_reloads(smoke_train_cfg,
     with torch.no_grad():
         l1_untrained = (untrained.reconstruct(x) - x).abs().mean().item()
     assert metrics["test/rec_l1"] < 0.6 * l1_untrained
+    # ganprint-eval on the checkpoint writes the figures into its own run directory (callbacks.visnet_figures).
+    from ganprint.tasks.evaluate import evaluate
+
+    eval_dir = tmp_path / "eval"
+    evaluate(compose_cfg("eval", eval_dir, ["scale=smoke", "sources=synthetic3", f"ckpt={record['ckpt_path']}",
+                                            "scale.counts.train=300", "scale.counts.test=90", "logger=none"]))
+    for name in FIGURES:
+        assert (eval_dir / "figures" / f"{name}.png").stat().st_size > 5000

@@ -30,8 +30,9 @@ from ganprint.transforms.perturbations import (
     perturb_batch,
     perturbation_names,
 )
+from ganprint.utils.config import CONFIG_DIR
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "perturb"
+CONF_DIR = CONFIG_DIR / "perturb"
 FASHION_TEST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 # Configs that are named selections of a registered perturbation rather than a perturbation of their own:
 # conf/perturb/seen.yaml is a combo of noise, blur and JPEG (the "seen" side of the seen/unseen split).

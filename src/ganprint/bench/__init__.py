@@ -1,4 +1,4 @@
-"""``ganprint-bench``: throughput of ganprint's Lightning training against a plain PyTorch loop (issue 10).
+"""``ganprint-bench``: throughput of ganprint's Lightning training against a plain PyTorch loop.
 
 One run measures, on the same model, batch size and torch thread count: attNet training images/s of a
 hand-written loop and of ``AttributionModule`` + ``AttributionDataModule`` + the configured ``pl.Trainer``;

@@ -1,7 +1,8 @@
 """The benchmark's ratios, targets, printed table and ``results/bench.json``.
 
-``derive`` computes the ratios of issue 10 from the measured medians (Lightning / plain, data loading / training,
-achieved / matrix-multiply FLOP/s) and checks the targets; ``format_report`` renders the table ``ganprint-bench``
+``derive`` computes the ratios from the measured medians (Lightning / plain, data loading / training,
+achieved / matrix-multiply FLOP/s) and checks the targets (``TARGETS``: Lightning training at >= 0.90 of the plain
+loop's images/s, data loading >= 3x as fast as training); ``format_report`` renders the table ``ganprint-bench``
 prints; ``write_json`` stores everything. Imported by ``ganprint.bench.runner`` and ``ganprint.bench_main``.
 """
 
@@ -84,7 +85,7 @@ def derive(res: dict) -> dict:
         paper_achieved = gpu["paper"]["achieved"]["lightning"]
         ratios["gpu_paper_flops_fraction_lightning"] = paper_achieved["fraction_of_matmul"]
     ratios = {k: v for k, v in ratios.items() if v is not None}
-    # The issue's targets are stated for attNet at the cpu scale; other sizes report them for information.
+    # The targets are set for attNet at the cpu scale; other sizes report them for information.
     applies = res.get("meta", {}).get("size", "cpu") == "cpu"
     targets = {name: {"value": ratios[name], "target": f">= {goal}", "met": ratios[name] >= goal,
                       "applies": applies} for name, goal in TARGETS.items() if name in ratios}

@@ -1,6 +1,6 @@
 """What one benchmark run measures: sizes, step counts, repetitions and threads (``BenchSettings``).
 
-``SIZES`` holds the presets: ``cpu`` (the issue's comparison: attNet at the cpu scale, batch 64) and ``smoke``
+``SIZES`` holds the presets: ``cpu`` (the reference comparison: attNet at the cpu scale, batch 64) and ``smoke``
 (everything tiny, seconds, for tests). ``GPU_PAPER`` is the fixed paper-scale GPU workload. Imported by every
 module of ``ganprint.bench`` and by ``ganprint.bench_main``; imports nothing of ganprint.
 """
@@ -17,7 +17,7 @@ class BenchSettings:
     """One benchmark run. Every training comparison uses the same model, batch size and thread count.
 
     ``scale`` names the conf/scale/*.yaml the attNet, trainer and data module are composed from;
-    ``net_overrides`` replace its sizes (the cpu scale of the issue sets them explicitly, so a change of
+    ``net_overrides`` replace its sizes (the ``cpu`` preset sets them explicitly, so a change of
     conf/scale/cpu.yaml cannot silently change what is benchmarked). ``warmup`` steps are run and not timed;
     ``steps`` are timed; every measurement is repeated ``repeats`` times and the median reported.
     """

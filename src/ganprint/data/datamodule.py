@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ganprint.data.manifest import Manifest, content_hash
+from ganprint.data.normalize import NormalizedSource, resolve_normalize
 from ganprint.data.sources.base import Source
 from ganprint.data.splits import SPLITS, SplitCounts, split_keys, stable_seed
 from ganprint.errors import ConfigError
@@ -89,6 +90,7 @@ class AttributionDataModule(pl.LightningDataModule):
         train_perturb: Perturb | None = None,
         test_perturb: Perturb | None = None,
         perturb_seed: int = 0,
+        normalize: str | dict | None = None,
     ) -> None:
         super().__init__()
         sources = list(sources)
@@ -98,9 +100,23 @@ class AttributionDataModule(pl.LightningDataModule):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ConfigError(f"source names must be unique, {dup} repeat; rename them in the source set (conf/sources/).")
+        # data.normalize (data/normalize.py): every source re-encoded one way before splitting; None when off.
+        self.normalize = resolve_normalize(normalize, int(resolution), int(channels))
+        if self.normalize is not None:
+            sources = [NormalizedSource(s, self.normalize, cache_dir) for s in sources]
         self.sources = sources
+        self.audit: dict[str, Any] | None = None  # the shortcut audit's result, when one ran (tasks/audit.py)
         self.resolution, self.channels = int(resolution), int(channels)
         counts = dict(counts or {"train": 1000, "val": 200, "test": 500})
+        # Checked here, by name: a zero or negative count otherwise surfaces as "too few images", and a zero
+        # batch size as a traceback from inside the DataLoader.
+        for split in SPLITS:
+            if int(counts[split]) < 1:
+                raise ConfigError(f"scale.counts.{split} is {counts[split]}: each split needs at least one image per "
+                                  f"source; set `scale.counts.{split}` (data.counts.{split}) to a positive number.")
+        if int(batch_size) < 1:
+            raise ConfigError(f"the batch size is {batch_size}; set `scale.batch_size` (data.batch_size) to a positive "
+                              f"number of images.")
         self.counts = SplitCounts(int(counts["train"]), int(counts["val"]), int(counts["test"]))
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or 4 * batch_size)
@@ -130,8 +146,12 @@ class AttributionDataModule(pl.LightningDataModule):
     def _cache_path(self, source: Source, keys: list[str]) -> Path | None:
         if self.cache_dir is None:
             return None
-        spec = json.dumps({"source": source.describe(), "res": self.resolution, "ch": self.channels,
-                           "keys": hashlib.sha256("\n".join(keys).encode()).hexdigest()}, sort_keys=True, default=str)
+        spec = {"source": source.describe(), "res": self.resolution, "ch": self.channels,
+                "keys": hashlib.sha256("\n".join(keys).encode()).hexdigest()}
+        stamp = source.content_stamp(keys) if hasattr(source, "content_stamp") else ""
+        if stamp:  # only sources whose files can change add it, so existing caches of the others stay valid
+            spec["content"] = stamp
+        spec = json.dumps(spec, sort_keys=True, default=str)
         return self.cache_dir / "arrays" / f"{source.name}-{hashlib.sha256(spec.encode()).hexdigest()[:20]}.npz"
 
     def _load(self, source: Source, keys: list[str]) -> tuple[list[str], np.ndarray]:
@@ -236,4 +256,5 @@ class AttributionDataModule(pl.LightningDataModule):
                 "manifest_sha256": self.manifest.sha256, "skipped": self.skipped,
                 "dropped_duplicates": self.dropped_duplicates, "resolution": self.resolution,
                 "channels": self.channels, "split_seed": self.split_seed,
-                "test_perturb": describe(self.test_perturb), "train_perturb": describe(self.train_perturb)}
+                "test_perturb": describe(self.test_perturb), "train_perturb": describe(self.train_perturb),
+                "normalize": self.normalize, **({"audit": self.audit} if self.audit is not None else {})}

@@ -1,7 +1,7 @@
 """The GAN family interface: a generator, a critic, their losses and optimizer settings in one object.
 
 A family is built from a plain, JSON-able spec (``conf/gan/<family>.yaml``: ``arch``, ``optim``, ``loss``,
-``n_dis``, ...). Its defaults are the official settings of the paper's GANs (reference/paper-digest.md §1);
+``n_dis``, ...). Its defaults are the official settings of the paper's GANs (docs/paper.md §1);
 a scale changes sizes (widths, resolution, schedule), never the losses. ``GANModule`` trains any family
 through this interface; ``GanZoo`` rebuilds a generator from the resolved spec stored in its checkpoint.
 Imported by everything else in ``ganprint.gans``; takes tensors only.

@@ -33,6 +33,7 @@ from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear
 from ganprint.transforms.filters import band_residual, levels_between, pyramid_down
 
 MODES = ("full", "predownsample", "residual", "postpool")
+NORMS = ("none", "batch")
 _TARGET = "ganprint.models.attnet.AttNet"
 
 
@@ -83,19 +84,27 @@ class AttNet(nn.Module):
         fingerprint_dim: int = 512,
         mode: str = "full",
         switching_res: int = 4,
+        norm: str = "none",
     ) -> None:
         super().__init__()
         num_classes, in_channels, resolution = int(num_classes), int(in_channels), int(resolution)
         fmap_base, fmap_max, fingerprint_dim = int(fmap_base), int(fmap_max), int(fingerprint_dim)
-        mode, switching_res = str(mode), int(switching_res)
+        mode, switching_res, norm = str(mode), int(switching_res), str(norm)
         _validate(num_classes, in_channels, resolution, fmap_base, fmap_max, fingerprint_dim, mode, switching_res)
+        if norm not in NORMS:
+            raise ValueError(f"unknown attNet norm {norm!r}; set model.net.norm (scale.attnet.norm) to one of "
+                             f"{', '.join(NORMS)}.")
         self._kwargs: dict[str, Any] = {
             "num_classes": num_classes, "in_channels": in_channels, "resolution": resolution,
             "fmap_base": fmap_base, "fmap_max": fmap_max, "fingerprint_dim": fingerprint_dim,
-            "mode": mode, "switching_res": switching_res,
+            "mode": mode, "switching_res": switching_res, "norm": norm,
         }
         self.num_classes, self.in_channels, self.resolution = num_classes, in_channels, resolution
         self.fingerprint_dim, self.mode, self.switching_res = fingerprint_dim, mode, switching_res
+        self.norm = norm
+
+        def normalize(channels: int) -> nn.Module:
+            return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
 
         def nf(stage: int) -> int:
             return min(int(fmap_base / 2.0**stage), fmap_max)
@@ -126,8 +135,12 @@ class AttNet(nn.Module):
                 field = field.pool(2)
             stage = r.bit_length() - 1
             layers[f"conv{r}_0"] = EqualizedConv2d(ch, nf(stage - 1), 3)
+            if norm != "none":
+                layers[f"norm{r}_0"] = normalize(nf(stage - 1))
             layers[f"act{r}_0"] = nn.LeakyReLU(0.2)
             layers[f"conv{r}_1"] = EqualizedConv2d(nf(stage - 1), nf(stage - 2), 3)
+            if norm != "none":
+                layers[f"norm{r}_1"] = normalize(nf(stage - 2))
             layers[f"act{r}_1"] = nn.LeakyReLU(0.2)
             field = field.conv(3).conv(3)
             ch = nf(stage - 2)
@@ -136,7 +149,7 @@ class AttNet(nn.Module):
         last = learned[-1] if learned else start
         # One k x k average pool equals repeated 2x2 pools exactly.
         self.pool = nn.AvgPool2d(last // 4) if last > 4 else nn.Identity()
-        self.head = nn.Sequential(EqualizedConv2d(ch, nf(1), 3), nn.LeakyReLU(0.2), nn.Flatten())
+        self.head = nn.Sequential(EqualizedConv2d(ch, nf(1), 3), normalize(nf(1)), nn.LeakyReLU(0.2), nn.Flatten())
         self.dense1 = EqualizedLinear(nf(1) * 16, fingerprint_dim)
         self.act = nn.LeakyReLU(0.2)
         self.dense2 = EqualizedLinear(fingerprint_dim, num_classes, gain=1.0)

@@ -14,6 +14,7 @@ the run, not of the network: it is neither saved as a hyperparameter nor carried
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +26,16 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 CHECKPOINT_FORMAT = 1
+
+
+def _takes_total_steps(factory: Callable[..., Any]) -> bool:
+    """Whether a scheduler partial still needs ``total_steps`` (OneCycleLR), which only the trainer knows."""
+    func = getattr(factory, "func", factory)
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return "total_steps" in params and "total_steps" not in getattr(factory, "keywords", {})
 
 
 class AttributionModule(pl.LightningModule):
@@ -161,6 +172,12 @@ class AttributionModule(pl.LightningModule):
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer
+        if _takes_total_steps(self.scheduler_factory):
+            # A per-step schedule (OneCycleLR): its length is the run's, however the budget was set (epochs or
+            # trainer.max_steps), so a scale that changes the budget never leaves the schedule half-run.
+            total = int(self.trainer.estimated_stepping_batches)
+            scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=max(total, 1))
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer),
                                                          "monitor": "val/loss", "interval": "epoch"}}
 

@@ -5,8 +5,8 @@ one step of the encoder-decoder and the model fingerprints (cross-entropy on the
 reconstruction + adversarial term), then the EMA update of the evaluation copy. Validation, test, prediction and
 everything that reads ``module.net`` (checkpoint spec, FD ratio, attribution) use the EMA copy, as the official
 code evaluates and exports ``EGs``. Metrics, confusion matrix and checkpoint metadata come from
-``AttributionModule``; at test end the module also computes the source x source response matrix and writes the
-fingerprint figures (``reporting.fingerprint_figures``). Takes tensors only.
+``AttributionModule``; at test end the module also computes the source x source response matrix. The fingerprint
+figures are drawn by the ``callbacks.VisNetFigures`` callback (in the default callback set). Takes tensors only.
 """
 
 from __future__ import annotations
@@ -14,20 +14,18 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
 from ganprint.errors import ConfigError
+from ganprint.metrics.responses import diagonal_dominance
 from ganprint.models.module import AttributionModule
 from ganprint.models.visnet import ReconstructionCritic, VisNet, gradient_penalty
 
 log = logging.getLogger("ganprint")
-FIGURES = ("model_fingerprints", "image_fingerprints", "responses", "response_matrix")
 
 
 class VisNetModule(AttributionModule):
@@ -43,7 +41,8 @@ class VisNetModule(AttributionModule):
     0.999 as the official ``EGs``; with ``ema_warmup`` the decay is ``min(ema_beta, (1 + t) / (10 + t))`` after
     t updates (``tf.train.ExponentialMovingAverage``'s ``num_updates``), so a short run's evaluation copy is
     not mostly its random initialisation (a constant 0.999 needs thousands of steps; the official run had 781k).
-    ``figure_samples`` images per source go into the test figures (0: no figures).
+    ``figure_samples`` images per source go into the test figures (0: no figures); the ``VisNetFigures``
+    callback reads it.
 
     ``hflip`` defaults to off, unlike attNet and the official code: a model fingerprint is a fixed image, and a
     horizontal flip moves a source's periodic artefacts to the other phase (at even widths), so with flips only
@@ -96,7 +95,6 @@ class VisNetModule(AttributionModule):
         n = len(self.source_names)
         self._response_sum = torch.zeros(n, n)
         self._response_count = torch.zeros(n)
-        self._samples: list[list[torch.Tensor]] = [[] for _ in range(n)]
 
     # -- networks ----------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -195,7 +193,6 @@ class VisNetModule(AttributionModule):
         n = len(self.source_names)
         self._response_sum = torch.zeros(n, n, device=self.device)
         self._response_count = torch.zeros(n, device=self.device)
-        self._samples = [[] for _ in range(n)]
 
     def test_step(self, batch, batch_idx: int) -> None:
         x, y = batch
@@ -210,11 +207,6 @@ class VisNetModule(AttributionModule):
         self.log("test/rec_l1", self.test_rec, on_step=False, on_epoch=True)
         self._response_sum.index_add_(0, y, logits.detach().float())
         self._response_count += torch.bincount(y, minlength=len(self.source_names)).float()
-        k = self.hparams.figure_samples
-        for s, kept in enumerate(self._samples):
-            need = k - sum(len(t) for t in kept)
-            if need > 0:
-                kept.append(x[y == s][:need].detach().cpu())
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
@@ -225,47 +217,7 @@ class VisNetModule(AttributionModule):
         self.trainer.callback_metrics["test/response_matrix"] = matrix
         present = count.cpu() > 0
         if bool(present.all()):
-            from ganprint.reporting.fingerprint_figures import diagonal_dominance
-
             self.log("test/response_diag_frac", diagonal_dominance(matrix.numpy(), axis=0))
-        if self.trainer.is_global_zero and self.hparams.figure_samples > 0:
-            try:
-                paths = self.write_figures(Path(self.trainer.default_root_dir) / "figures", matrix.numpy())
-            except (OSError, ValueError) as exc:  # a figure must never cost the run its test results
-                log.warning("visNet figures were not written: %s", exc)
-            else:
-                _log_images(self.trainer, paths)
-
-    # -- figures -------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def write_figures(self, out_dir: str | Path, response_matrix: np.ndarray) -> dict[str, Path]:
-        """Write the four fingerprint figures of the EMA network into ``out_dir``; returns name -> path."""
-        from ganprint.reporting import fingerprint_figures as ff
-
-        out_dir = Path(out_dir)
-        names = self.source_names
-        xs, ys = [], []
-        for s, kept in enumerate(self._samples):
-            if kept:
-                imgs = torch.cat(kept)
-                xs.append(imgs)
-                ys.append(torch.full((len(imgs),), s, dtype=torch.long))
-        paths = {"model_fingerprints": ff.model_fingerprints_figure(
-            self.net.model_fingerprints.float().cpu().numpy(), names, out_dir / "model_fingerprints.png")}
-        paths["response_matrix"] = ff.response_matrix_figure(response_matrix, names, out_dir / "response_matrix.png")
-        if xs:
-            x = torch.cat(xs).to(self.device)
-            y = torch.cat(ys).numpy()
-            fp = self.net.image_fingerprint(x)
-            logits = self.net.correlate(fp).float().cpu().numpy()
-            fp_np, x_np = fp.float().cpu().numpy(), x.float().cpu().numpy()
-            paths["image_fingerprints"] = ff.image_fingerprints_figure(x_np, fp_np, y, names,
-                                                                       out_dir / "image_fingerprints.png")
-            first = np.array([int(np.flatnonzero(y == s)[0]) for s in sorted(set(y.tolist()))])
-            paths["responses"] = ff.responses_figure(fp_np[first], y[first],
-                                                     self.net.model_fingerprints.float().cpu().numpy(), names,
-                                                     out_dir / "responses.png", scores=logits[first])
-        return paths
 
     # -- optimisation --------------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -284,12 +236,3 @@ def _check_ddp(trainer) -> None:
         raise ConfigError("visNet takes two optimizer steps per batch (critic, then encoder-decoder), each leaving "
                           "the other's parameters without gradients; under DDP set "
                           "trainer.strategy=ddp_find_unused_parameters_true.")
-
-
-def _log_images(trainer, paths: dict[str, Path]) -> None:
-    from pytorch_lightning.loggers import WandbLogger
-
-    for lg in getattr(trainer, "loggers", []) or []:
-        if isinstance(lg, WandbLogger):
-            for name, path in paths.items():
-                lg.log_image(key=f"figures/{name}", images=[str(path)])

@@ -13,7 +13,7 @@ With ``workers > 1`` the in-process launcher runs jobs in that many worker proce
 once, in parallel), then the jobs, each as soon as its parent has finished. On a small CPU machine this beats
 one process with as many threads as cores: the networks at the cpu scale are too small for intra-op threads
 to pay, and threads that wait on each other under any other load slow a GAN step by up to 9x (measured:
-ProGAN 32 px, 2 threads 2.8 s/step vs 1 thread 0.30 s/step on this 2-core machine at load 4).
+ProGAN 32 px, 2 threads 2.8 s/step vs 1 thread 0.30 s/step on a 2-core machine with a load average of 4).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from ganprint.pipeline.spec import JobSpec
+from ganprint.pipeline.spec import JobSpec, seeds_for
 from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT, config_hash
 from ganprint.utils.run_record import RECORD_NAME, write_run_record
 
@@ -134,16 +134,36 @@ def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed=
 
 
 def _die_with_parent() -> None:
-    """Linux: have the kernel stop this worker when the reproduction that started it dies (killed, not just
-    interrupted), so no orphan keeps training; its job resumes from ``last.ckpt`` on the next reproduction."""
+    """Have this worker die with the reproduction that started it (killed, not just interrupted), so no orphan
+    keeps training; its job resumes from ``last.ckpt`` on the next reproduction.
+
+    Two guards, because a job may run anything: on Linux the kernel sends SIGKILL when the parent dies
+    (PR_SET_PDEATHSIG; SIGTERM would not do: Lightning catches it during a fit, records a failed job and the
+    worker lives on), and on every OS a daemon thread exits the process once its parent is gone (it covers
+    another libc, and a parent that died before the signal was armed)."""
+    import threading
+
+    parent = os.getppid()
     if sys.platform.startswith("linux"):
         import contextlib
         import ctypes
         import signal
 
-        # another libc: workers then finish their current job before they notice the parent is gone
-        with contextlib.suppress(OSError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)  # no cleanup: whatever the job holds, the parent that wanted it is gone
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+PR_SET_PDEATHSIG = 1
+PARENT_POLL_S = 0.5
 
 
 def _init_worker(threads: int | None) -> None:
@@ -318,7 +338,7 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
         reports.append(report)
         composed: dict[int, Any] = {}
         try:
-            for seed in seeds:
+            for seed in seeds_for(job, seeds):
                 rdir = run_dir(root, job, scale, seed)
                 status, _ = record_status(rdir, None)
                 # A finished run is checked against the config it would have now (stale when that changed). A

@@ -3,7 +3,7 @@
 A spec names its rows and columns; a cell is the job ``entry`` run with ``common + row + column`` overrides,
 optionally on a parent job's checkpoint (evaluation of a trained model, fine-tuning for immunization), and
 reads one metric from its run records. Paper values travel with the spec, marked approximate where
-``reference/paper-tables.md`` marks them so.
+``docs/paper.md`` §4 marks them so.
 
 ``curves`` (robustness curves) are severity sweeps written as columns: a curve names a config key (``param``,
 e.g. ``perturb.std``) and its ``values``, and expands to one column per value (overrides: the curve's own plus
@@ -33,6 +33,9 @@ class JobSpec:
     overrides: tuple[str, ...]
     parent: JobSpec | None = None
     parent_arg: str = "ckpt"  # `ckpt` (evaluate a parent) or `init_ckpt` (fine-tune from it)
+    # At least this many seeds (a row's `seeds:`), whatever the reproduction's `seeds`; not part of the job's
+    # identity, so a job shared by two tables runs once, with the larger count.
+    seeds: int = field(default=0, compare=False)
 
     def describe(self) -> dict[str, Any]:
         return {"entry": self.entry, "overrides": list(self.overrides), "parent_arg": self.parent_arg,
@@ -100,7 +103,23 @@ class ExperimentSpec:
         return list(seen)
 
 
-def _job(entry: str, overrides: list[str], parent: dict | None, where: str) -> JobSpec:
+def seeds_for(job: JobSpec, seeds: list[int]) -> list[int]:
+    """The seeds a job runs: the reproduction's, extended from its first to the job's own minimum count."""
+    if job.seeds <= len(seeds):
+        return list(seeds)
+    return [*seeds, *(seeds[0] + i for i in range(len(seeds), job.seeds))] if seeds else list(range(job.seeds))
+
+
+def merge_jobs(jobs: list[JobSpec]) -> list[JobSpec]:
+    """Each job once, in first-seen order, carrying the largest seed count any table asked of it."""
+    merged: dict[JobSpec, JobSpec] = {}
+    for job in jobs:
+        if job not in merged or job.seeds > merged[job].seeds:
+            merged[job] = job
+    return list(merged.values())
+
+
+def _job(entry: str, overrides: list[str], parent: dict | None, where: str, seeds: int = 0) -> JobSpec:
     if entry not in ENTRIES:
         raise ConfigError(f"{where}: unknown entry {entry!r}; use one of {ENTRIES}.")
     parent_job = None
@@ -111,7 +130,7 @@ def _job(entry: str, overrides: list[str], parent: dict | None, where: str) -> J
         parent_arg = parent.get("as", "ckpt")
         if parent_arg not in ("ckpt", "init_ckpt"):
             raise ConfigError(f"{where}: parent `as` must be ckpt or init_ckpt, not {parent_arg!r}.")
-    return JobSpec(entry, tuple(str(o) for o in overrides), parent_job, parent_arg)
+    return JobSpec(entry, tuple(str(o) for o in overrides), parent_job, parent_arg, int(seeds))
 
 
 def _curve_columns(data: dict, where: str) -> tuple[list[CurveSpec], list[dict]]:
@@ -194,7 +213,11 @@ def load_spec(path: str | Path) -> ExperimentSpec:
             parent = row.get("parent")
             if parent is not None:
                 parent = {**parent, "common": [*common, *parent.get("common", [])]}
-            job = _job(row.get("entry", col.get("entry", default_entry)), overrides, parent, where)
+            seeds = row.get("seeds", 0)
+            if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 0:
+                raise ConfigError(f"{where}: row {row['name']!r} has `seeds: {seeds!r}`; write a whole number of "
+                                  "seeds (the least this row runs, whatever the reproduction's `seeds`).")
+            job = _job(row.get("entry", col.get("entry", default_entry)), overrides, parent, where, seeds)
             spec.cells.append(Cell(str(row["name"]), str(col["name"]), job, str(col.get("metric", "test/acc")),
                                    bool(col.get("percent", is_accuracy(str(col.get("metric", "test/acc")))))))
     for fig in data.get("figures") or []:

@@ -8,12 +8,15 @@ from typing import Any
 
 from scipy import stats
 
+RESUMED_MARK = "†"   # shown in a table cell one of whose seeds was resumed (explained under the table)
+
 
 @dataclass
 class CellValue:
     values: list[float] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)   # reasons for missing seeds
     percent: bool = False
+    resumed: int = 0   # seeds whose training was resumed mid-fit: not bit-exact with an uninterrupted run
 
     @property
     def n(self) -> int:
@@ -48,11 +51,13 @@ class CellValue:
         s += f" (n={self.n})"
         if self.gaps:
             s += f" [{len(self.gaps)} missing]"
+        if self.resumed:
+            s += f" {RESUMED_MARK}"
         return s
 
     def as_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "std": self.std, "ci95": self.ci95, "n": self.n, "values": self.values,
-                "gaps": self.gaps}
+                "gaps": self.gaps, "resumed": self.resumed}
 
 
 def cell_from_records(records: list[dict[str, Any]], metric: str, percent: bool) -> CellValue:
@@ -66,4 +71,14 @@ def cell_from_records(records: list[dict[str, Any]], metric: str, percent: bool)
             cell.gaps.append(f"metric {metric} not in record")
         else:
             cell.values.append(float(value))
+            cell.resumed += int(was_resumed(rec))
     return cell
+
+
+def was_resumed(record: dict[str, Any]) -> bool:
+    """Whether a run's training was resumed from a checkpoint before its last step (a run resumed at its end,
+    e.g. killed while testing, trained exactly as an uninterrupted one)."""
+    if not record.get("resumed_from"):
+        return False
+    at, final = record.get("resumed_at_step"), record.get("global_step")
+    return at is None or final is None or int(at) < int(final)

@@ -3,9 +3,10 @@
 Pure figure code on numpy arrays laid out as the networks give them (``[N, C, H, W]``, C = 1 or 3): the model
 fingerprints of all sources, image fingerprints of sample images per source, the response of each image
 fingerprint to each model fingerprint, and the source x source matrix of mean responses. The run that owns the
-model computes the arrays and calls these; logging the PNGs to wandb is the caller's job. Imports no model code.
+model computes the arrays and calls these (``callbacks.VisNetFigures``); logging the PNGs to wandb is the caller's
+job. Imports no model code.
 
-Display conventions follow the official code (paper-digest §2.3), with one change: the official code shows
+Display conventions follow the official code (docs/paper.md §2.3), with one change: the official code shows
 image fingerprints in the fixed range [-1, 1] and responses in [-5, 5], tuned to 128x128 models trained for 25M
 images; here both ranges default to the 99.5th percentile of the magnitudes shown (jointly over all panels of a
 figure, so panels stay comparable), because residuals of short runs are far smaller and would show as flat grey.
@@ -41,15 +42,6 @@ def response_maps(image_fingerprint: np.ndarray, model_fingerprints: np.ndarray)
     prod = f[None] * w
     keep = prod.min(axis=1, keepdims=True) >= 0
     return prod * keep
-
-
-def diagonal_dominance(matrix: np.ndarray, axis: int = 0) -> float:
-    """Share of model fingerprints (``axis=0``: columns) that respond most to their own source's images, or of
-    sources (``axis=1``: rows) whose images respond most to their own model fingerprint. 1.0 = dominant."""
-    m = np.asarray(matrix, dtype=np.float64)
-    if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise ValueError(f"the response matrix must be square, got shape {m.shape}.")
-    return float(np.mean(m.argmax(axis=axis) == np.arange(len(m))))
 
 
 def _symmetric_range(a: np.ndarray, value_range: float | None) -> float:

@@ -1,7 +1,7 @@
 """Tables from an experiment spec and its cells' aggregated values: Markdown, LaTeX and CSV.
 
 Each table shows our value (mean ± std over seeds, n) next to the paper's, marked "≈" where the paper's numbers
-are recollections (reference/paper-tables.md); chance level is stated; gaps show why.
+are recollections (docs/paper.md §4); chance level is stated; gaps show why.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ganprint.pipeline.spec import ExperimentSpec
-from ganprint.reporting.aggregate import CellValue
+from ganprint.reporting.aggregate import RESUMED_MARK, CellValue
 from ganprint.utils.atomic import atomic_write_text
 
 
@@ -38,7 +38,7 @@ def numeric_frame(spec: ExperimentSpec, cells: dict[tuple[str, str], CellValue])
     rows = []
     for (row, col), cell in cells.items():
         rows.append({"table": spec.id, "row": row, "column": col, "mean": cell.mean, "std": cell.std,
-                     "ci95": cell.ci95, "n": cell.n, "percent": cell.percent, "gaps": " | ".join(cell.gaps),
+                     "ci95": cell.ci95, "n": cell.n, "resumed": cell.resumed, "percent": cell.percent, "gaps": " | ".join(cell.gaps),
                      "paper": paper_text(spec, row, col)})
     return pd.DataFrame(rows)
 
@@ -55,6 +55,11 @@ def write_table(spec: ExperimentSpec, cells: dict[tuple[str, str], CellValue], o
     gaps = sorted({(row, col, g) for (row, col), cell in cells.items() for g in cell.gaps})
     if gaps:
         md += ["Gaps:", *[f"- {row} / {col}: {g}" for row, col, g in gaps], ""]
+    resumed = sorted((row, col, cell.resumed) for (row, col), cell in cells.items() if cell.resumed)
+    if resumed:
+        md += [f"{RESUMED_MARK} Resumed from a checkpoint after an interruption (the run record's `resumed_from`), "
+               f"so not bit-exact with an uninterrupted run: "
+               + "; ".join(f"{row} / {col} ({n} seed{'s' if n > 1 else ''})" for row, col, n in resumed) + ".", ""]
     md += [" ".join(x for x in (chance, "Values: mean ± std over seeds (n seeds); accuracies in %." ,
                                 "Paper values marked ≈ are recollections, not verified." if spec.paper else "",
                                 spec.notes) if x), ""]

@@ -21,7 +21,7 @@ from rich.progress import track
 from rich.table import Table
 
 from ganprint.data import to_float
-from ganprint.data.imageio import ImageDecodeError, decode_image, list_images
+from ganprint.data.imageio import ImageDecodeError, decode_image, display_path, list_candidates
 from ganprint.errors import ConfigError, UserError
 from ganprint.metrics.openset import NEEDS_FEATURES, UNKNOWN, OpenSetDetector
 from ganprint.models.checkpoint import load_attribution_module
@@ -36,6 +36,20 @@ log = logging.getLogger("ganprint")
 
 class NoInputError(UserError, FileNotFoundError):
     """Nothing to attribute."""
+
+
+class NonFiniteOutputError(UserError, ValueError):
+    """The network answered NaN or infinity: its probabilities mean nothing."""
+
+
+def check_finite(probs: np.ndarray, files: list[Path]) -> None:
+    """Refuse non-finite probabilities: an argmax over NaN names a source with confidence ``nan``."""
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():
+        first = display_path(files[int(np.argmax(bad))])
+        raise NonFiniteOutputError(f"the checkpoint gave non-finite probabilities for {int(bad.sum())} image(s) "
+                                   f"(first: {first}); its weights are damaged or overflow, retrain it or pass "
+                                   f"another `ckpt=`.")
 
 
 def attribute_files(module, files: list[Path], crop, batch_size: int = 256, progress: bool = True,
@@ -58,8 +72,8 @@ def attribute_files(module, files: list[Path], crop, batch_size: int = 256, prog
                 arrays.append(decode_image(f, res, ch, crop))
                 ok.append(f)
             except ImageDecodeError as exc:
-                skipped.append({"path": str(f), "reason": str(exc)})
-                log.warning("skipped %s: %s", f, exc)
+                skipped.append({"path": display_path(f), "reason": str(exc)})
+                log.warning("skipped %s: %s", display_path(f), exc)
         if not arrays:
             continue
         if detector is not None:
@@ -67,9 +81,10 @@ def attribute_files(module, files: list[Path], crop, batch_size: int = 256, prog
             continue
         with torch.inference_mode():
             probs = module(to_float(np.stack(arrays))).softmax(-1).numpy()
+        check_finite(probs, ok)
         for f, p in zip(ok, probs, strict=True):
             k = int(p.argmax())
-            rows.append({"path": str(f), "source": names[k], "probability": float(p[k]),
+            rows.append({"path": display_path(f), "source": names[k], "probability": float(p[k]),
                          **{f"p_{n}": float(v) for n, v in zip(names, p, strict=True)}})
     return rows, skipped
 
@@ -80,12 +95,13 @@ def _open_set_rows(module, detector: OpenSetDetector, files: list[Path], x: torc
         logits = module(x)
         features = module.net.features(x) if detector.score in NEEDS_FEATURES else None
         out = detector.predict(logits, features)
+    check_finite(np.asarray(out["probs"], dtype=np.float64), files)
     labels = detector.label_names(out["pred"])
     rows = []
     for i, f in enumerate(files):
         p = out["probs"][i]
         k = int(out["nearest"][i])
-        rows.append({"path": str(f), "source": labels[i], "probability": float(p[k]), "nearest_source": names[k],
+        rows.append({"path": display_path(f), "source": labels[i], "probability": float(p[k]), "nearest_source": names[k],
                      "score": float(out["score"][i]),
                      **{f"p_{n}": float(v) for n, v in zip(names, p.tolist(), strict=True)}})
     return rows
@@ -126,14 +142,20 @@ def attribute(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError("nothing to attribute; pass `input=<file|folder|glob>`.")
     module = load_attribution_module(cfg.ckpt)
     detector = load_open_set(cfg, module)
-    files = list_images(cfg.input)
-    if not files:
-        raise NoInputError(f"no image files found at {cfg.input}; pass an image, a folder or a glob as `input=`.")
+    files, unopenable = list_candidates(cfg.input)
+    if not files and not unopenable:
+        raise NoInputError(f"no files found at {display_path(cfg.input)}; pass an image, a folder or a glob as "
+                           f"`input=` (or `--input PATH`).")
     crop = cfg.get("crop", "center")
     crop = None if crop in (None, "none") else (crop if isinstance(crop, str) else list(crop))
     rows, skipped = attribute_files(module, files, crop, int(cfg.get("batch_size", 256)), bool(cfg.get("progress", True)),
                                     detector=detector)
+    skipped = sorted(unopenable + skipped, key=lambda s: s["path"])
     out = output_dir(cfg)
+    from ganprint.models.checkpoint import read_checkpoint
+    from ganprint.tasks.audit import check_inputs
+
+    check_inputs(read_checkpoint(cfg.ckpt), files, out)  # inputs unlike the training files: a warning
     extra = ["nearest_source", "score"] if detector is not None else []
     fields = ["path", "source", "probability", *extra, *[f"p_{n}" for n in module.source_names]]
     open_set = None if detector is None else {
@@ -152,10 +174,14 @@ def attribute(cfg: DictConfig) -> dict[str, Any]:
                                                   "skipped": skipped, **({"open_set": open_set} if open_set else {})})
     counts = {n: sum(r["source"] == n for r in rows) for n in labels}
     write_run_record(out, task="attribute", status="ok", sources=module.source_names, ckpt_path=str(cfg.ckpt),
-                     input=str(cfg.input), n_files=len(files), n_attributed=len(rows), skipped=skipped,
+                     input=display_path(cfg.input), n_files=len(files) + len(unopenable), n_attributed=len(rows), skipped=skipped,
                      counts=counts, open_set=open_set, config=to_container(cfg), wall_time_s=time.time() - start)
     print_table(rows, skipped, int(cfg.get("max_rows", 50)), open_set=detector is not None)
     log.info("attributions written to %s", out / "attributions.csv")
+    if not rows:
+        # The outputs above still list every skipped file and why; the exit code must not say all went well.
+        raise NoInputError(f"none of the {len(files) + len(unopenable)} files at {display_path(cfg.input)} could be "
+                           f"attributed (reasons in {out / 'attributions.json'}); pass readable images as `input=`.")
     return {"rows": rows, "skipped": skipped, "counts": counts}
 
 
@@ -175,6 +201,8 @@ def print_table(rows: list[dict[str, Any]], skipped: list[dict[str, str]], max_r
         table.add_row(Path(r["path"]).name, r["source"], f"{r['probability']:.3f}", *more)
     if len(rows) > max_rows:
         table.add_row(f"... {len(rows) - max_rows} more (see attributions.csv)", "", "", *pad)
-    for s in skipped:
+    for s in skipped[:max_rows]:
         table.add_row(Path(s["path"]).name, "[red]skipped[/red]", s["reason"][:60], *pad)
+    if len(skipped) > max_rows:
+        table.add_row(f"... {len(skipped) - max_rows} more skipped (see attributions.json)", "", "", *pad)
     console.print(table)

@@ -8,8 +8,10 @@ as a training run's, and its ``test/acc`` is the accuracy under the perturbation
 
 from __future__ import annotations
 
+import csv
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -23,7 +25,7 @@ from ganprint.tasks.job import output_dir
 from ganprint.tasks.train import scalar_metrics
 from ganprint.utils.config import config_hash, to_container
 from ganprint.utils.instantiate import instantiate_group
-from ganprint.utils.run_record import write_run_record
+from ganprint.utils.run_record import training_config, write_run_record
 
 log = logging.getLogger("ganprint")
 
@@ -43,15 +45,64 @@ def build_attack(cfg: DictConfig):
     return attack
 
 
+def check_input_size(module, datamodule: AttributionDataModule, ckpt: str) -> None:
+    """Refuse data of another resolution or channel count than the checkpoint's network takes."""
+    spec = module.net.spec()
+    res, ch = int(spec.get("resolution", datamodule.resolution)), int(spec.get("in_channels", datamodule.channels))
+    if (res, ch) != (datamodule.resolution, datamodule.channels):
+        trained = ((training_config(ckpt) or {}).get("scale") or {}).get("name")
+        fix = f"pass `scale={trained}`" if trained else f"set `scale.resolution={res}` and `scale.channels={ch}`"
+        raise ConfigError(f"{ckpt} takes {res}x{res} images with {ch} channel(s), but this config gives "
+                          f"{datamodule.resolution}x{datamodule.resolution} with {datamodule.channels}; {fix} "
+                          f"(the scale it was trained at).")
+
+
+OVERLAP_FLAG = "allow_train_overlap"   # `+allow_train_overlap=true`: evaluate anyway, warn and record it
+
+
+def check_test_overlap(cfg: DictConfig, datamodule: AttributionDataModule) -> dict[str, Any]:
+    """How many test images the checkpoint trained on or selected its epoch with (its run's manifest.csv,
+    beside ``checkpoints/``); refused unless ``+allow_train_overlap=true``, which warns and records it.
+
+    Another ``scale.counts`` or ``data.split_seed`` than the training's draws test images from its training
+    images, and the accuracy then measures memory, not attribution."""
+    manifest = Path(str(cfg.ckpt)).resolve().parent.parent / "manifest.csv"
+    if not manifest.is_file():
+        log.warning("no training manifest beside %s; cannot check that the test images were not trained on",
+                    cfg.ckpt)
+        return {"checked": False, "manifest": None, "images": None}
+    with manifest.open(newline="") as fh:
+        seen = {row["sha1"]: row["split"] for row in csv.DictReader(fh) if row["split"] in ("train", "val")}
+    leaked = [h for split, *_rest, h in datamodule.manifest.rows if split == "test" and h in seen]
+    result = {"checked": True, "manifest": str(manifest), "images": len(leaked),
+              "train": sum(seen[h] == "train" for h in leaked), "val": sum(seen[h] == "val" for h in leaked)}
+    if leaked and not cfg.get(OVERLAP_FLAG, False):
+        raise ConfigError(f"{len(leaked)} of the test images were training ({result['train']}) or validation "
+                          f"({result['val']}) images of {cfg.ckpt} ({manifest}); evaluate with the scale "
+                          f"(scale.counts) and data.split_seed it was trained with, or pass "
+                          f"`+{OVERLAP_FLAG}=true` to evaluate anyway (recorded in the run record).")
+    if leaked:
+        log.warning("%d test images were seen in training (%s); evaluating anyway as %s=true asks",
+                    len(leaked), manifest, OVERLAP_FLAG)
+    return result
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     start = time.time()
     if not cfg.get("ckpt"):
         raise ConfigError("no checkpoint given; run `ganprint-eval ckpt=/path/to/checkpoint.ckpt`.")
     datamodule: AttributionDataModule = hydra.utils.instantiate(cfg.data)
     module = load_attribution_module(cfg.ckpt, expected_sources=datamodule.source_names)
+    check_input_size(module, datamodule, cfg.ckpt)
     module.attack = build_attack(cfg)
     loggers = instantiate_group(cfg.get("logger"))
-    trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=instantiate_group(cfg.get("callbacks")))
+    # The test images are drawn before testing, so images the checkpoint trained on are refused before any
+    # number is computed from them.
+    datamodule.trainer = trainer
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    overlap = check_test_overlap(cfg, datamodule)
     trainer.test(module, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
     if trainer.is_global_zero:
@@ -63,6 +114,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             response_matrix=trainer.callback_metrics.get("test/response_matrix"), data=datamodule.summary(),
             manifest_sha256=datamodule.manifest.sha256, config=to_container(cfg),
             config_sha256=config_hash(cfg), wall_time_s=time.time() - start, tags=list(cfg.get("tags") or []),
+            training_overlap=overlap,
         )
-        log.info("test/acc=%.4f", metrics.get("test/acc", float("nan")))
+        log.info("test/acc=%.4f  run record: %s", metrics.get("test/acc", float("nan")),
+                 output_dir(cfg) / "metrics.json")
     return metrics

@@ -6,7 +6,9 @@ In a Hydra multirun a failed job writes a record with ``status: failed`` and its
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -14,14 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from ganprint.errors import UserError
-from ganprint.utils.config import config_hash, to_container
+from ganprint.utils.config import config_hash, in_multirun, to_container
 from ganprint.utils.loggers import finish_wandb
-from ganprint.utils.run_record import write_run_record
+from ganprint.utils.quiet import silence_lightning_noise
+from ganprint.utils.run_record import RECORD_NAME, write_run_record
 
 log = logging.getLogger("ganprint")
 
@@ -30,18 +32,61 @@ def output_dir(cfg: DictConfig) -> Path:
     return Path(cfg.paths.output_dir)
 
 
-def in_multirun() -> bool:
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+def user_cause(exc: BaseException) -> BaseException:
+    """The UserError inside Hydra's InstantiationException (a constructor that rejected a config value, e.g.
+    ``scale.batch_size=0``), so it is reported as one line like any other; ``exc`` itself otherwise."""
+    cause = exc.__cause__
+    return cause if isinstance(exc, InstantiationException) and isinstance(cause, UserError) else exc
+
+
+NO_JOB_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--resolve")
+
+
+def refuse_finished_run_dir(argv: list[str], resumable: bool = False) -> None:
+    """Exit with one line when ``hydra.run.dir=`` on the command line names a directory that already holds a
+    finished run record (``status: ok``): a second run there would interleave its files with the first one's
+    (Hydra's config, ``-v1`` checkpoints, the record), last writer wins.
+
+    Called by the entry points before Hydra starts, since Hydra writes ``.hydra/`` into the directory before the
+    job runs. ``resumable`` (training): continuing the run is allowed, with ``ckpt_path=`` or with ``resume=auto``
+    and the run's own ``checkpoints/last.ckpt`` (the re-run-in-place a reproduction relies on)."""
+    args = argv[1:]
+    if os.environ.get("LOCAL_RANK", "0") != "0":  # a DDP rank Lightning started inside the job: not a new run
+        return
+    if any(a in ("-m", "--multirun") for a in args) or any(a.split("=")[0] in NO_JOB_FLAGS for a in args):
+        return
+    dirs = [a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("hydra.run.dir=")]
+    if not dirs or "${" in dirs[-1]:
+        return
+    run = Path(dirs[-1].strip("'\"")).expanduser()
+    try:
+        finished = json.loads((run / RECORD_NAME).read_text()).get("status") == "ok"
+    except (OSError, ValueError, AttributeError):
+        return
+    if not finished:
+        return
+    if resumable:
+        ckpt_path = [a.split("=", 1)[1] for a in args if a.startswith("ckpt_path=")]
+        if ckpt_path and ckpt_path[-1] not in ("", "null"):
+            return
+        if "resume=never" not in args and (run / "checkpoints" / "last.ckpt").is_file():
+            return
+    print(f"Error: {run} already holds a finished run ({run / RECORD_NAME}, status ok); pass a new "
+          f"`hydra.run.dir=` (or leave it out for a fresh one)" + (", or `ckpt_path=<that run>/checkpoints/"
+                                                                   "last.ckpt` to continue it" if resumable else "")
+          + ".", file=sys.stderr)
+    sys.exit(1)
 
 
 def run_job(cfg: DictConfig, task: Callable[[DictConfig], dict[str, Any]]) -> dict[str, Any] | None:
     """Run ``task(cfg)`` (which writes its own record on success); on failure write a failed record."""
     start = time.time()
+    silence_lightning_noise()
     try:
         return task(cfg)
     except (UserError, KeyboardInterrupt, Exception) as exc:  # noqa: B014 - each branch below is distinct
-        user_error = isinstance(exc, UserError)
-        reason = str(exc) if user_error else f"{type(exc).__name__}: {exc}"
+        user_error = isinstance(user_cause(exc), UserError)
+        reason = str(user_cause(exc)) if user_error else f"{type(exc).__name__}: {exc}"
         try:
             write_run_record(output_dir(cfg), task=cfg.get("task_name", "job"), status="failed", reason=reason,
                              traceback=None if user_error else traceback.format_exc(),

@@ -18,8 +18,9 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from ganprint.pipeline.runs import collect, job_key, plan_and_launch
-from ganprint.pipeline.spec import ExperimentSpec, load_specs
+from ganprint.pipeline.spec import ExperimentSpec, JobSpec, load_specs, merge_jobs, seeds_for
 from ganprint.reporting.aggregate import cell_from_records
+from ganprint.reporting.audit import audit_note
 from ganprint.reporting.index import write_index
 from ganprint.reporting.tables import write_table
 from ganprint.utils.run_record import git_commit, versions
@@ -43,11 +44,15 @@ class Report:
 def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: list[int]) -> Report:
     """Write every table (Markdown, LaTeX, CSV) and copy every figure under ``root`` from the run records."""
     report = Report()
+    # a job shared by two tables reports every seed it ran, the larger count either table asked for
+    merged: dict[JobSpec, JobSpec] = {j: j for j in merge_jobs([j for s in specs for j in s.jobs()])}
     for spec in specs:
         cells = {}
+        all_records: list[dict[str, Any]] = []
         n_sources = None  # for `chance: sources`: how many sources the scale's runs had (Table 3's seeds)
         for cell in spec.cells:
-            records = collect(root, cell.job, scale, seeds)
+            records = collect(root, cell.job, scale, seeds_for(merged.get(cell.job, cell.job), seeds))
+            all_records += records
             cells[(cell.row, cell.column)] = cell_from_records(records, cell.metric, cell.percent)
             for rec in records:
                 if rec.get("status") == "ok":
@@ -80,6 +85,10 @@ def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: lis
                 section["figures"].append((str(dest.relative_to(root)), fig.caption or fig.name))
             else:
                 section["markdown"] += f"\n\nFigure `{fig.name}`: missing (its run did not produce {fig.file})."
+        # Runs on folder sources carry the shortcut audit (data.audit): its verdict is shown under the table.
+        note = audit_note(all_records)
+        if note:
+            section["markdown"] += "\n\n" + note
         report.figures[spec.id] = section["figures"]
         report.sections.append(section)
     return report
@@ -91,7 +100,7 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
     root = Path(cfg.results_dir) / scale
     specs = load_specs(cfg.experiments_dir, list(cfg.tables) if cfg.get("tables") else None)
     seeds = [int(cfg.base_seed) + i for i in range(int(cfg.seeds))]
-    jobs = list(dict.fromkeys(j for s in specs for j in s.jobs()))
+    jobs = merge_jobs([j for s in specs for j in s.jobs()])
     log.info("%d tables/figures, %d jobs x %d seeds at scale %s -> %s", len(specs), len(jobs), len(seeds), scale, root)
     phases: dict[str, float] = {}
     reports = plan_and_launch(jobs, root, scale, seeds, launcher=str(cfg.launcher),
@@ -100,10 +109,20 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
                               workers=int(cfg.get("workers") or 1), threads_per_worker=cfg.get("threads_per_worker"),
                               phases=phases)
     launched = time.time()
-    report = build_report(specs, root, scale, seeds)
     stages = [{"job": r.key, "entry": r.entry, "overrides": r.overrides, "seeds_run": r.seeds,
                "seeds_skipped": r.skipped_seeds, "returncode": r.returncode, "wall_time_s": r.wall_time_s,
                "log": r.log} for r in reports]
+    if cfg.get("dry_run"):
+        # A dry run only says what would run: the tables, index and provenance.json (with the phase times of the
+        # last real reproduction) stay as they are.
+        for st in stages:
+            what = f"would run seeds {st['seeds_run']}" if st["seeds_run"] else "nothing to run"
+            log.info("[%s] %s %s: %s%s", st["job"], st["entry"], " ".join(map(str, st["overrides"])), what,
+                     f" ({st['log']})" if st["log"] else "")
+        log.info("dry run: %d jobs would run, nothing written under %s", sum(bool(st["seeds_run"]) for st in stages),
+                 root)
+        return {"index": None, "stages": stages, "tables": {}, "dry_run": True}
+    report = build_report(specs, root, scale, seeds)
     provenance = {"git": git_commit(), "versions": versions(), "scale": scale, "seeds": seeds,
                   "launcher": str(cfg.launcher), "workers": int(cfg.get("workers") or 1), "stages": stages,
                   "runs": report.runs, "tables": report.tables,

@@ -16,7 +16,14 @@ from omegaconf import DictConfig
 from ganprint.callbacks import TrainingSpeed
 from ganprint.data import AttributionDataModule
 from ganprint.errors import ConfigError
-from ganprint.models.checkpoint import check_sources, read_checkpoint
+from ganprint.models.checkpoint import (
+    CheckpointError,
+    check_finite_state,
+    check_sources,
+    load_net_weights,
+    read_checkpoint,
+)
+from ganprint.tasks.audit import audit_before_training
 from ganprint.tasks.job import output_dir
 from ganprint.utils.atomic import atomic_write, atomic_write_text
 from ganprint.utils.config import config_hash, to_container
@@ -49,14 +56,55 @@ def build(cfg: DictConfig) -> tuple[AttributionDataModule, pl.LightningModule, p
 
 def init_from_parent(model: pl.LightningModule, path: str, source_names: list[str]) -> None:
     """Start from a parent checkpoint's weights (fine-tuning, immunization); sources must match."""
-    ckpt = read_checkpoint(path)
-    check_sources(ckpt["ganprint"]["source_names"], source_names, path)
+    ckpt = read_checkpoint(path, key="init_ckpt")
+    check_sources(ckpt["ganprint"].get("source_names") or [], source_names, path)
     state = {k: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    model.load_state_dict(state, strict=False)
+    check_finite_state(state, path, key="init_ckpt")
+    load_net_weights(model, state, path, strict_net=False)
     log.info("initialised from parent checkpoint %s", path)
 
 
 CONFIG_STAMP = "config_sha256"   # beside the checkpoints: the config they were trained under
+IDENTITY_STAMP = "identity_sha256"  # beside them too: the data and network they were trained on (see check_resume)
+
+
+def identity_hash(cfg: DictConfig) -> str:
+    """SHA-256 of what a resumed run must share with the run it continues: the data (sources, counts, splits,
+    resolution, batch size) and the network. Training length, optimizer schedule and seed may change (resuming
+    to train longer is what ``ckpt_path=`` is for)."""
+    model = to_container(cfg.model) if cfg.get("model") is not None else {}
+    data = _without_machine_keys(to_container(cfg.data) if cfg.get("data") is not None else {})
+    return config_hash({"data": data, "net": model.get("net"), "model": model.get("_target_")}, ignore=())
+
+
+MACHINE_KEYS = ("num_workers", "pin_memory", "eval_batch_size")   # how data is loaded here, not which data
+
+
+def _without_machine_keys(node: Any) -> Any:
+    """``node`` without cache folders and loader settings (at any depth): a run moved to another machine or
+    cache directory still continues."""
+    if isinstance(node, dict):
+        return {k: _without_machine_keys(v) for k, v in node.items()
+                if k not in MACHINE_KEYS and not str(k).endswith("cache_dir")}
+    if isinstance(node, list):
+        return [_without_machine_keys(v) for v in node]
+    return node
+
+
+def check_resume(cfg: DictConfig, path: str, source_names: list[str]) -> int:
+    """The checks ``ckpt=`` and ``init_ckpt=`` get, for the Lightning checkpoint a run resumes from: loaded
+    without running code, the same sources in the same order, finite weights, and (where the run that wrote it
+    left its stamp) the same data and network. Returns the step it resumes at."""
+    key = "ckpt_path" if cfg.get("ckpt_path") else "resume"
+    ckpt = read_checkpoint(path, key=key)
+    check_sources(ckpt["ganprint"].get("source_names") or [], source_names, path)
+    check_finite_state(ckpt["state_dict"], path, key=key)
+    stamp = Path(path).parent / IDENTITY_STAMP
+    if stamp.is_file() and stamp.read_text().strip() != identity_hash(cfg):
+        raise CheckpointError(f"{path} was trained on other data or another network than this config describes "
+                              f"({stamp} differs); resume with the overrides of the run that wrote it, or start "
+                              f"anew from its weights with `init_ckpt={path}`.")
+    return int(ckpt.get("global_step", 0) or 0)
 
 
 def resume_path(cfg: DictConfig, is_global_zero: bool = True) -> str | None:
@@ -93,6 +141,7 @@ def stamp_checkpoints(cfg: DictConfig) -> None:
     ckpts = output_dir(cfg) / "checkpoints"
     ckpts.mkdir(parents=True, exist_ok=True)
     atomic_write_text(ckpts / CONFIG_STAMP, config_hash(cfg))
+    atomic_write_text(ckpts / IDENTITY_STAMP, identity_hash(cfg))
 
 
 def publish_best(best: Path) -> Path:
@@ -101,6 +150,15 @@ def publish_best(best: Path) -> Path:
     if best != target:
         atomic_write(target, lambda tmp: shutil.copyfile(best, tmp))
     return target
+
+
+def last_checkpoint(trainer) -> str | None:
+    """The ``last.ckpt`` the checkpoint callback left, or None when the run saved none."""
+    cb = trainer.checkpoint_callback
+    if cb is None or not getattr(cb, "dirpath", None):
+        return None
+    last = Path(cb.dirpath) / f"{cb.CHECKPOINT_NAME_LAST}{cb.FILE_EXTENSION}"
+    return str(last) if last.is_file() else None
 
 
 def analyse(cfg: DictConfig, datamodule: AttributionDataModule, model: pl.LightningModule, trainer) -> dict:
@@ -149,17 +207,23 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
         if cfg.get("seed") is not None:
             pl.seed_everything(int(cfg.seed), workers=True)
-        return fit_baseline(cfg, hydra.utils.instantiate(cfg.data), hydra.utils.instantiate(cfg.model), start)
+        datamodule = hydra.utils.instantiate(cfg.data)
+        audit_before_training(cfg, datamodule)  # folder sources: the shortcut audit, into the run record
+        return fit_baseline(cfg, datamodule, hydra.utils.instantiate(cfg.model), start)
     datamodule, model, trainer = build(cfg)
+    audit_before_training(cfg, datamodule, trainer)
     if cfg.get("init_ckpt"):
         init_from_parent(model, cfg.init_ckpt, datamodule.source_names)
     for lg in trainer.loggers:
         lg.log_hyperparams({**to_container(cfg), "params/total": sum(p.numel() for p in model.parameters())})
     fit_time = 0.0
+    resume, resumed_step = None, None
     single_run_argv_for_ranks(trainer.world_size)
     if cfg.get("train", True):
         t0 = time.time()
         resume = resume_path(cfg, trainer.is_global_zero)
+        if resume is not None:
+            resumed_step = check_resume(cfg, resume, datamodule.source_names)
         if trainer.is_global_zero:
             stamp_checkpoints(cfg)
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
@@ -187,11 +251,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         write_run_record(
             output_dir(cfg), task=cfg.get("task_name", "train"), status="ok", metrics=metrics,
             sources=datamodule.source_names, seed=cfg.get("seed"), ckpt_path=best,
-            last_ckpt=getattr(trainer.checkpoint_callback, "last_model_path", ""),
+            # The callback's last_model_path is what was restored with the best checkpoint for testing (often
+            # ""), not the file on disk.
+            last_ckpt=last_checkpoint(trainer),
             confusion_matrix=confusion, response_matrix=trainer.callback_metrics.get("test/response_matrix"),
             data=datamodule.summary(),
             manifest_sha256=datamodule.manifest.sha256, config=to_container(cfg), config_sha256=config_hash(cfg),
             global_step=trainer.global_step, epochs=trainer.current_epoch, fit_time_s=fit_time,
+            # A resumed fit is not bit-exact with an uninterrupted one (data order and RNG restart): say so.
+            resumed_from=resume, resumed_at_step=resumed_step,
             wall_time_s=time.time() - start, tags=list(cfg.get("tags") or []),
         )
         log.info("test/acc=%.4f  run record: %s", metrics.get("test/acc", float("nan")), output_dir(cfg) / "metrics.json")

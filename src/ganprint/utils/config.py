@@ -8,13 +8,26 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
 from ganprint.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-CONFIG_DIR = Path(os.environ.get("GANPRINT_CONFIG_DIR", PROJECT_ROOT / "conf"))
+# The configs ship inside the package (src/ganprint/conf/, package data), so an installed wheel finds them; the
+# repository's top-level conf/ is a symlink to that folder, the place users read and edit.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+CONFIG_DIR = Path(os.environ.get("GANPRINT_CONFIG_DIR", PACKAGE_DIR / "conf"))
+# The checkout (src/ganprint/ sits two levels below it) when run from one; from an installed package, the current
+# directory, where data/, logs/ and results/ then go.
+_CHECKOUT = PACKAGE_DIR.parents[1]
+PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
+
+
+def in_multirun() -> bool:
+    """Whether this process runs one job of a Hydra multirun (``-m``)."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 class ResolverConfigError(ConfigError, InterpolationResolutionError):
@@ -79,6 +92,35 @@ def first_generators(key: str, n: Any, *, _parent_: DictConfig, _root_: DictConf
     return OmegaConf.create(kept)
 
 
+def zoo_gan(family: str, *, _parent_: DictConfig, _root_: DictConfig) -> DictConfig:
+    """``gan: ${zoo_gan:<family>}`` in a generator source: what the GAN zoo needs to train that family, from the
+    ``zoo.<family>`` entry of the outermost enclosing node that has a ``zoo`` (the source set or the unknown set the
+    member belongs to: ``sources.zoo`` also for a set loaded inside another, as seeds11 in seeds11_holdout) and the
+    scale. The same as writing out
+
+        gan: {spec: '${plain:<zoo>.<family>.spec}', max_steps: '${scale.gan.steps.<family>}',
+              batch_size: '${oc.select:scale.gan.batch_size,<zoo>.<family>.batch_size}'}
+
+    so a member names its family once."""
+    node: Any = _parent_
+    owner = None
+    while node is not None:
+        if isinstance(node, DictConfig) and "zoo" in node:
+            owner = node
+        node = node._get_parent()
+    entry = OmegaConf.select(owner, f"zoo.{family}", default=None) if owner is not None else None
+    if entry is None:
+        raise ResolverConfigError(f"${{zoo_gan:{family}}}: no `zoo.{family}` in the set this generator source belongs "
+                                  f"to; add `- /gan@zoo.{family}: {family}` to that set's defaults list.")
+    max_steps = OmegaConf.select(_root_, f"scale.gan.steps.{family}", default=None)
+    if max_steps is None:
+        raise ResolverConfigError(f"${{zoo_gan:{family}}}: the scale gives no step budget for {family}; set "
+                                  f"scale.gan.steps.{family} (conf/scale/).")
+    spec = {k: v for k, v in OmegaConf.to_container(entry.spec, resolve=True).items() if k != "_target_"}
+    return OmegaConf.create({"spec": spec, "max_steps": max_steps,
+                             "batch_size": OmegaConf.select(_root_, "scale.gan.batch_size", default=entry.batch_size)})
+
+
 def fine_tune_value(init_ckpt: Any, when_fine_tuning: Any, otherwise: Any) -> Any:
     """``${fine_tune_value:<init_ckpt>,<value>,<otherwise>}``: ``value`` when the run starts from a parent checkpoint
     (``init_ckpt`` set) and a value is given (not null), else ``otherwise``. A scale's attNet learning rate, for
@@ -88,8 +130,8 @@ def fine_tune_value(init_ckpt: Any, when_fine_tuning: Any, otherwise: Any) -> An
 
 def register_resolvers() -> None:
     """``${len:...}`` (number of sources), ``${plain:...}``, ``${project_root:}``, ``${leave_one_out:...}``
-    (leave-one-out source sets), ``${first_generators:...}`` (a set cut by the scale) and ``${fine_tune_value:...}``
-    (a setting of fine-tuning runs); safe to call twice."""
+    (leave-one-out source sets), ``${first_generators:...}`` (a set cut by the scale), ``${fine_tune_value:...}``
+    (a setting of fine-tuning runs) and ``${zoo_gan:...}`` (a generator source's GAN); safe to call twice."""
     if not OmegaConf.has_resolver("len"):
         OmegaConf.register_new_resolver("len", lambda x: len(x))
     if not OmegaConf.has_resolver("plain"):
@@ -106,6 +148,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("first_generators", first_generators)
     if not OmegaConf.has_resolver("fine_tune_value"):
         OmegaConf.register_new_resolver("fine_tune_value", fine_tune_value)
+    if not OmegaConf.has_resolver("zoo_gan"):
+        OmegaConf.register_new_resolver("zoo_gan", zoo_gan)
 
 
 register_resolvers()
@@ -121,7 +165,13 @@ def to_container(cfg: DictConfig | dict) -> dict[str, Any]:
     return data
 
 
-def config_hash(cfg: DictConfig | dict, ignore: tuple[str, ...] = ("paths", "logger", "trainer", "callbacks")) -> str:
-    """SHA-256 of the parts of a config that change results (paths, loggers and hardware left out)."""
+def config_hash(cfg: DictConfig | dict,
+                ignore: tuple[str, ...] = ("paths", "logger", "trainer", "callbacks", "audit")) -> str:
+    """SHA-256 of the parts of a config that change results (paths, loggers, hardware and the shortcut audit,
+    which only reports, left out)."""
     data = {k: v for k, v in to_container(cfg).items() if k not in ignore}
+    if isinstance(data.get("data"), dict) and data["data"].get("normalize", False) is None:
+        # `data.normalize: null` (off) came after many run records; off and absent are the same data, so runs
+        # recorded before it keep their hash and are not redone.
+        data["data"] = {k: v for k, v in data["data"].items() if k != "normalize"}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()

@@ -16,7 +16,7 @@ import sys
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from ganprint.tasks.job import in_multirun
+from ganprint.utils.config import in_multirun
 
 log = logging.getLogger("ganprint")
 

@@ -28,7 +28,7 @@ def wandb_logger(offline: bool | str = "auto", save_dir: str = ".", **kwargs) ->
 
 
 def finish_wandb() -> None:
-    """Close the current wandb run so the next job of a multirun gets its own (template issue #289)."""
+    """Close the current wandb run so the next job of a multirun gets its own (ashleve/lightning-hydra-template #289)."""
     try:
         import wandb
     except ImportError:

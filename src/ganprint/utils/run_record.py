@@ -73,3 +73,26 @@ def read_run_record(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / RECORD_NAME
     return json.loads(path.read_text())
+
+
+def training_config(ckpt: str | Path) -> dict[str, Any] | None:
+    """The resolved config of the run that wrote checkpoint ``ckpt`` (``<run>/checkpoints/<file>``): from its
+    run record, else from the ``.hydra/config.yaml`` Hydra wrote when it started; None when neither is there."""
+    run = Path(ckpt).resolve().parent.parent
+    try:
+        config = read_run_record(run).get("config")
+        if isinstance(config, dict):
+            return config
+    except (OSError, ValueError):
+        pass
+    hydra_cfg = run / ".hydra" / "config.yaml"
+    if hydra_cfg.is_file():
+        import yaml
+
+        try:
+            config = yaml.safe_load(hydra_cfg.read_text())
+        except (OSError, yaml.YAMLError):
+            return None
+        return config if isinstance(config, dict) else None
+    return None
+

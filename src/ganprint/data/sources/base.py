@@ -48,5 +48,10 @@ class Source(ABC):
         """A JSON-able description that goes into the manifest and config hashes."""
         return {"name": self.name, "kind": self.kind}
 
+    def content_stamp(self, keys: Sequence[str]) -> str:
+        """What changes when the images behind ``keys`` change under the same keys (the decoded-array cache
+        keys on it). Built-in and generator sources are immutable for a given description: nothing."""
+        return ""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

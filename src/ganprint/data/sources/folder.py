@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -66,3 +67,16 @@ class FolderSource(Source):
 
     def describe(self) -> dict:
         return {**super().describe(), "root": self.root, "crop": self.crop, "max_images": self.max_images}
+
+    def content_stamp(self, keys: Sequence[str]) -> str:
+        """Size and modification time of every file: a folder refilled under the same file names (a rerun of a
+        user's export script) must be decoded again, not served from the previous decode."""
+        digest = hashlib.sha256()
+        for key in keys:
+            path = Path(key) if Path(key).is_absolute() else self._base / key
+            try:
+                st = path.stat()
+                digest.update(f"{key}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            except OSError:
+                digest.update(f"{key}\0missing\n".encode())
+        return digest.hexdigest()

@@ -21,12 +21,14 @@ __all__ = [
     "Perturbation",
     "SeedLike",
     "UniformRange",
+    "build_perturbation",
     "check_image",
     "derive_seed",
     "make_rng",
     "parse_choices",
     "parse_range",
     "perturb_batch",
+    "perturbation_names",
 ]
 
 _SEED_MASK = (1 << 64) - 1
@@ -146,6 +148,27 @@ def parse_choices(value: Any, *, name: str, where: str, odd: bool = False,
 # -- the perturbation contract ----------------------------------------------------------------------------
 
 
+# Every perturbation class by its name, filled by Perturbation.__init_subclass__ as the classes are defined.
+_REGISTRY: dict[str, type[Perturbation]] = {}
+# The order perturbation_names() lists them in: Yu et al. Table 7's columns (other names follow, as defined).
+_TABLE_ORDER = ("none", "noise", "blur", "crop", "jpeg", "relight", "combo")
+
+
+def perturbation_names() -> list[str]:
+    """The valid perturbation names, in the paper's table order."""
+    rank = {n: i for i, n in enumerate(_TABLE_ORDER)}
+    return sorted(_REGISTRY, key=lambda n: rank.get(n, len(rank)))
+
+
+def build_perturbation(name: str, **params: Any) -> Perturbation:
+    """The perturbation called ``name`` with ``params`` overriding its paper defaults."""
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        raise ValueError(f"unknown perturbation {name!r}; valid names are {', '.join(perturbation_names())} "
+                         "(the files of conf/perturb/).")
+    return cls(**params)
+
+
 class Perturbation(ABC):
     """A seeded image perturbation on uint8 ``[H, W, C]`` (C = 1 or 3), returning the same shape and dtype.
 
@@ -156,6 +179,17 @@ class Perturbation(ABC):
     """
 
     name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass with a ``name`` of its own is registered under it (``build_perturbation(name)``)."""
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if not name:
+            return
+        other = _REGISTRY.get(name)
+        if other is not None and (other.__module__, other.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise TypeError(f"two perturbations are called {name!r}: {other.__qualname__} and {cls.__qualname__}.")
+        _REGISTRY[name] = cls
 
     def __call__(self, images: np.ndarray, seed: SeedLike) -> np.ndarray:
         arr = np.asarray(images)

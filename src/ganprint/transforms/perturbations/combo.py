@@ -1,6 +1,6 @@
 """The combined attack (Yu et al. Table 7 "combination"): each part applied with probability p, in order.
 
-Imported by the registry.
+Builds parts given by name through the registry that every ``Perturbation`` subclass joins (``base``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ganprint.transforms.perturbations.base import Perturbation
+from ganprint.transforms.perturbations.base import Perturbation, build_perturbation
 from ganprint.transforms.perturbations.blur import GaussianBlur
 from ganprint.transforms.perturbations.crop import CropResize
 from ganprint.transforms.perturbations.jpeg import JpegCompression
@@ -62,8 +62,6 @@ class Combination(Perturbation):
         if parts is None:
             return _paper_parts()
         if isinstance(parts, Mapping):
-            from ganprint.transforms.perturbations.registry import build_perturbation  # registry imports us
-
             built = {}
             for key, part in parts.items():
                 if isinstance(part, Perturbation):
