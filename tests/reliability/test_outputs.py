@@ -66,10 +66,20 @@ def test_lightning_noise_is_silenced(caplog):
     silence_lightning_noise()   # twice: one filter, not two
     lightning = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     assert len(lightning.filters) == 1
-    with caplog.at_level(logging.INFO):
+    # a handler on the logger itself: another test may have stopped this logger propagating to caplog's
+    seen: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: seen.append(record.getMessage())
+    lightning.addHandler(handler)
+    level = lightning.level
+    lightning.setLevel(logging.INFO)
+    try:
         lightning.info("💡 Tip: For seamless cloud logging, try installing litlogger")
         lightning.info("GPU available: False, used: False")
-    assert [r.getMessage() for r in caplog.records if r.name == lightning.name] == ["GPU available: False, used: False"]
+    finally:
+        lightning.removeHandler(handler)
+        lightning.setLevel(level)
+    assert seen == ["GPU available: False, used: False"]
     with warnings.catch_warnings(record=True) as caught:
         silence_lightning_noise()
         warnings.warn("Checkpoint directory /x/checkpoints exists and is not empty.", UserWarning, stacklevel=1)
