@@ -1,4 +1,4 @@
-"""The entry points as a user runs them: attribute a folder, DDP on 2 CPU processes, a 2-job multirun,
+"""The entry points as a user runs them: attribute a folder, multiruns of plain and of DDP jobs,
 and user errors that end in one clear line."""
 
 from __future__ import annotations
@@ -58,18 +58,6 @@ def test_missing_data_names_the_config_key(tmp_path):
                    check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "paths.fashion_mnist_dir" in proc.stdout + proc.stderr
-
-
-def test_ddp_on_two_cpu_processes_writes_one_record(tmp_path):
-    run_cli("train", *SMOKE, "trainer=ddp_cpu", "scale.max_epochs=1", f"hydra.run.dir={tmp_path}",
-            f"paths.cache_dir={tmp_path}/cache", timeout=900)
-    records = list(tmp_path.rglob("metrics.json"))
-    assert records == [tmp_path / "metrics.json"]
-    record = read_run_record(tmp_path)
-    assert record["status"] == "ok" and 0 <= record["metrics"]["test/acc"] <= 1
-    assert record["config"]["trainer"]["devices"] == 2
-    # each process saw half of the global batch: global_step counts the per-device batches of one process
-    assert record["global_step"] == int(np.ceil(3 * 96 / 2 / 16))
 
 
 def test_multirun_of_two_jobs_writes_two_records(tmp_path):

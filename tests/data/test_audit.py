@@ -203,6 +203,26 @@ def test_normalize_jpeg_round_trips_in_memory_sources(tmp_path):
     assert dm.sources[0].describe()["normalize"]["quality"] == 50
 
 
+
+def test_normalized_folders_without_a_cache_leave_no_temporary_files(tmp_path, monkeypatch):
+    import gc
+    import tempfile
+
+    from ganprint.data.normalize import NormalizedSource
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    real = folder_set(tmp_path / "set", n=4)[0]
+    unread = NormalizedSource(real, resolve_normalize("png", 32, 3))
+    assert list(scratch.iterdir()) == []  # a source never read makes no folder
+    read = NormalizedSource(real, resolve_normalize("png", 32, 3))
+    paths = read.file_paths(real.keys())
+    assert len(paths) == 4 and all(p.is_file() and scratch in p.parents for p in paths)
+    del unread, read
+    gc.collect()
+    assert list(scratch.iterdir()) == []  # the re-encoded files go with their source
+
 def train_on_folders(tmp_path: Path, *overrides: str) -> dict:
     from ganprint.tasks.train import train
 

@@ -19,6 +19,7 @@ import torch
 
 from ganprint.models.visnet_module import VisNetModule
 from ganprint.reporting import fingerprint_figures as ff
+from ganprint.utils.loggers import log_images
 
 log = logging.getLogger("ganprint")
 FIGURES = ("model_fingerprints", "image_fingerprints", "responses", "response_matrix")
@@ -63,7 +64,7 @@ class VisNetFigures(pl.Callback):
         except (OSError, ValueError) as exc:  # a figure must never cost the run its test results
             log.warning("visNet figures were not written: %s", exc)
         else:
-            _log_images(trainer, paths)
+            log_images(trainer.loggers, {f"figures/{name}": path for name, path in paths.items()})
         finally:
             self._kept = []
 
@@ -98,12 +99,3 @@ def write_figures(module: VisNetModule, samples: list[list[torch.Tensor]], out_d
                                                  net.model_fingerprints.float().cpu().numpy(), names,
                                                  out_dir / "responses.png", scores=logits[first])
     return paths
-
-
-def _log_images(trainer: pl.Trainer, paths: dict[str, Path]) -> None:
-    from pytorch_lightning.loggers import WandbLogger
-
-    for lg in getattr(trainer, "loggers", []) or []:
-        if isinstance(lg, WandbLogger):
-            for name, path in paths.items():
-                lg.log_image(key=f"figures/{name}", images=[str(path)])

@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -97,8 +99,20 @@ class NormalizedSource(Source):
         super().__init__(inner.name)
         self.inner, self.spec = inner, dict(spec)
         self.kind = inner.kind
-        self._cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="ganprint-normalized-"))
+        self._given_dir = Path(cache_dir) if cache_dir else None
+        self._temp_dir: Path | None = None
         self._failed: dict[str, str] = {}
+
+    @property
+    def _cache_dir(self) -> Path:
+        if self._given_dir is not None:
+            return self._given_dir
+        # Without a data cache the re-encoded files live for this process only: made on first use (a source
+        # that is never read leaves no folder behind) and removed when the source is collected or at exit.
+        if self._temp_dir is None:
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="ganprint-normalized-"))
+            weakref.finalize(self, shutil.rmtree, self._temp_dir, ignore_errors=True)
+        return self._temp_dir
 
     def __getattr__(self, name: str) -> Any:
         # Everything else (e.g. a real source's content ``labels``) is the inner source's.

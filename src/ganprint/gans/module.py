@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ganprint.errors import ConfigError
+from ganprint.utils.loggers import log_images
 
 from .family import GANFamily
 from .images import image_grid, save_png, to_uint8
@@ -217,13 +218,7 @@ class GANModule(pl.LightningModule):
         grid = image_grid(to_uint8(self.sample_grid()))
         if self.grid_dir is not None:
             save_png(grid, self.grid_dir / f"{tag}.png")
-        try:
-            from pytorch_lightning.loggers import WandbLogger
-        except ImportError:  # pragma: no cover - wandb logger unavailable
-            return
-        for logger in self.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(key="samples", images=[grid], caption=[tag])
+        log_images(self.loggers, {"samples": grid}, caption=tag)
 
     def on_train_end(self) -> None:
         if self.grid_every_n_steps and self.g_steps % self.grid_every_n_steps:

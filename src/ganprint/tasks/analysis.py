@@ -80,15 +80,6 @@ def tsne_of_run(panels: dict[str, tuple[np.ndarray, np.ndarray]], names: list[st
     return tsne_figure(panels, names, out_dir / "figures" / "tsne.png", seed=seed)
 
 
-def log_image(trainer, key: str, path: Path) -> None:
-    """Send a figure to wandb when the run logs there."""
-    from pytorch_lightning.loggers import WandbLogger
-
-    for lg in getattr(trainer, "loggers", []) or []:
-        if isinstance(lg, WandbLogger):
-            lg.log_image(key=key, images=[str(path)])
-
-
 def frequency_figures(images: np.ndarray, labels: np.ndarray, names: list[str], out_dir: Path) -> dict[str, Path]:
     """figures/spectra.png (mean amplitude spectrum per source) and figures/bands.png (a sample per band)."""
     from ganprint.reporting.spectra import bands_figure, spectra_figure

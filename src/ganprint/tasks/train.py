@@ -29,6 +29,7 @@ from ganprint.utils.atomic import atomic_write, atomic_write_text
 from ganprint.utils.config import config_hash, to_container
 from ganprint.utils.ddp import single_run_argv_for_ranks
 from ganprint.utils.instantiate import instantiate_group
+from ganprint.utils.loggers import log_images
 from ganprint.utils.run_record import write_run_record
 
 log = logging.getLogger("ganprint")
@@ -170,7 +171,7 @@ def analyse(cfg: DictConfig, datamodule: AttributionDataModule, model: pl.Lightn
     sx, sy = analysis.split_arrays(datamodule, "test")
     if opts.get("spectra"):
         for key, path in analysis.frequency_figures(sx, sy, datamodule.source_names, output_dir(cfg)).items():
-            analysis.log_image(trainer, f"figures/{key}", path)
+            log_images(trainer.loggers, {f"figures/{key}": path})
     if not (opts.get("fd_ratio") or opts.get("tsne")) or not hasattr(model.net, "features"):
         return out
     feats = analysis.fingerprints(model.net, sx)
@@ -190,7 +191,7 @@ def analyse(cfg: DictConfig, datamodule: AttributionDataModule, model: pl.Lightn
             out.update({f"test/content_{k.split('/')[1]}": v for k, v in
                         analysis.fd_ratio_metrics(cf, sy, datamodule.source_names, int(cfg.seed or 0)).items()})
         path = analysis.tsne_of_run(panels, datamodule.source_names, output_dir(cfg), int(cfg.seed or 0))
-        analysis.log_image(trainer, "figures/tsne", path)
+        log_images(trainer.loggers, {"figures/tsne": path})
     return out
 
 
