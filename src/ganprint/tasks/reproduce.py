@@ -17,12 +17,13 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from ganprint.pipeline.runs import collect, job_key, plan_and_launch
-from ganprint.pipeline.spec import ExperimentSpec, JobSpec, load_specs, merge_jobs, seeds_for
+from ganprint.pipeline.runs import plan_and_launch
 from ganprint.reporting.aggregate import cell_from_records
 from ganprint.reporting.audit import audit_note
 from ganprint.reporting.index import write_index
 from ganprint.reporting.tables import write_table
+from ganprint.runstore.spec import ExperimentSpec, JobSpec, load_specs, merge_jobs, seeds_for
+from ganprint.runstore.store import collect, job_key
 from ganprint.utils.run_record import git_commit, versions
 
 log = logging.getLogger("ganprint")
