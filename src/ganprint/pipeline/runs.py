@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from omegaconf import DictConfig, open_dict
 
 from ganprint.runstore.spec import ENTRY_CONFIG, JobSpec, seeds_for
 from ganprint.runstore.store import best_checkpoint, job_key, record_status, run_dir
@@ -90,21 +91,19 @@ def composed_hash(entry: str, overrides: list[str], output_dir: Path) -> str:
     return config_hash(activate(compose_job(entry, overrides, output_dir)))
 
 
-def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed=None) -> int:
+# How the in-process launchers run one job: ``run_job(entry, overrides, output_dir, composed) -> 0 | 1``.
+# The caller (tasks/reproduce.py) passes ``tasks.table.run_entry``, which knows the task functions, so this
+# module never imports a task; a module-level function, since worker processes receive it pickled.
+RunJob = Callable[[str, list[str], Path, Any], int]
+
+
+def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed: Any,
+                   execute: Callable[[DictConfig], Any]) -> int:
     """Run one job in this process (the basic launcher: no interpreter start-up per job). Returns 0 or 1;
     a failure leaves a failed run record and never stops the caller. ``composed``: the job's config as
     ``compose_job`` returned it for these overrides, when the planner already composed it (composing costs
-    about half a second, a tenth of a smoke job)."""
-    from ganprint.tasks.job import run_job
-
-    if entry == "train":
-        from ganprint.tasks.train import train as task
-    elif entry == "openset":
-        from ganprint.tasks.openset import openset as task
-    elif entry == "train_gan":
-        from ganprint.tasks.train_gan import train_gan as task
-    else:
-        from ganprint.tasks.evaluate import evaluate as task
+    about half a second, a tenth of a smoke job), else None. ``execute(cfg)`` runs the task on the job's
+    config and returns None when it failed (``tasks.job.run_job`` with the entry's task)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     try:
         try:
@@ -113,7 +112,7 @@ def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed=
             write_run_record(output_dir, task=entry, status="failed", reason=f"config does not compose: {exc}",
                              overrides=list(overrides))
             raise
-        return 0 if run_job(cfg, task) is not None else 1
+        return 0 if execute(cfg) is not None else 1
     except (Exception, SystemExit) as exc:  # one job's failure is recorded as a gap, the rest goes on
         log.error("job in %s failed: %s", output_dir, exc)
         return 1
@@ -189,10 +188,10 @@ def _prepare_member(entry: str, overrides: list[str], output_dir: str, group: st
     return str(source.samples_dir)
 
 
-def _job_in_worker(entry: str, overrides: list[str], output_dir: str) -> tuple[int, float]:
+def _job_in_worker(run_job: RunJob, entry: str, overrides: list[str], output_dir: str) -> tuple[int, float]:
     """``(return code, seconds the job ran)``: timed here, as a run may wait in the pool's queue first."""
     start = time.time()
-    return run_in_process(entry, overrides, Path(output_dir)), time.time() - start
+    return run_job(entry, overrides, Path(output_dir), None), time.time() - start
 
 
 def prepare_generators(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int, threads: int | None) -> dict:
@@ -238,7 +237,8 @@ def prepare_generators(todo: list[tuple[JobSpec, int, list[str], Path]], workers
     return status
 
 
-def run_parallel(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int, threads: int | None) -> dict:
+def run_parallel(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int, threads: int | None,
+                 run_job: RunJob) -> dict:
     """Run the ``todo`` (job, seed) runs in ``workers`` processes, a run as soon as its parent run (same seed)
     has finished; a run whose parent is in ``todo`` and failed is still started (it then records the missing
     checkpoint as its gap). Returns ``{(job, seed): (returncode, wall seconds)}``."""
@@ -258,7 +258,7 @@ def run_parallel(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int,
                 pending.remove(t)
                 job, seed, overrides, rdir = t
                 log.info("[%s] running %s seed %d: %s", rdir.parent.name, job.entry, seed, " ".join(job.overrides))
-                running[pool.submit(_job_in_worker, job.entry, overrides, str(rdir))] = (job, seed)
+                running[pool.submit(_job_in_worker, run_job, job.entry, overrides, str(rdir))] = (job, seed)
             if not running:  # only children of parents that never ran: nothing can unblock them
                 for job, seed, _, _ in pending:
                     finished[(job, seed)] = (1, 0.0)
@@ -290,8 +290,11 @@ class LaunchReport:
 def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int], launcher: str = "basic",
                     extra: list[str] | None = None, dry_run: bool = False,
                     groups: dict[JobSpec, str] | None = None, workers: int = 1,
-                    threads_per_worker: int | None = None, phases: dict[str, float] | None = None) -> list[LaunchReport]:
+                    threads_per_worker: int | None = None, phases: dict[str, float] | None = None,
+                    run_job: RunJob | None = None) -> list[LaunchReport]:
     """Run every (job, seed) whose record is missing, failed or stale; parents come first in ``jobs``.
+
+    ``run_job`` runs one job in this process or a worker (``RunJob``); the ``in_process`` launcher needs it.
 
     ``extra``: overrides added to every job. ``groups``: the wandb group of each job (its experiment's id);
     used only when ``extra`` selects ``logger=wandb``, and left out of the config hash like every logger
@@ -299,6 +302,8 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
     only): generators first, then the runs, in that many processes of ``threads_per_worker`` torch threads.
     ``phases`` (filled when given): wall seconds of planning, the generator pre-stage and the parallel runs."""
     t_start = time.time()
+    if launcher == "in_process" and not dry_run and run_job is None:
+        raise ValueError("the in_process launcher runs jobs through `run_job`; pass tasks.table.run_entry")
     parallel = launcher == "in_process" and workers > 1 and not dry_run
     queued: list[tuple[JobSpec, int, list[str], Path]] = []
     by_key: dict[str, LaunchReport] = {}
@@ -347,8 +352,8 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
         if launcher == "in_process" and not dry_run:
             log.info("[%s] running %s seeds %s: %s", key, job.entry, todo, " ".join(job.overrides))
             start = time.time()
-            codes = [run_in_process(job.entry, seed_overrides(job, root, scale, s, extra_job), sweep_dir / f"seed_{s}",
-                                    composed.get(s)) for s in todo]
+            codes = [run_job(job.entry, seed_overrides(job, root, scale, s, extra_job), sweep_dir / f"seed_{s}",
+                             composed.get(s)) for s in todo]
             report.returncode, report.wall_time_s = max(codes), time.time() - start
             continue
         cmd = [sys.executable, "-m", f"ganprint.{job.entry}", "-m", *report.overrides,
@@ -377,7 +382,7 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
         failed = {p: r for p, r in prepare_generators(queued, workers, threads_per_worker).items() if r != "ok"}
         log.info("generator pre-stage: %.0f s%s", time.time() - start, f", {len(failed)} failed" if failed else "")
         jobs_start = time.time()
-        for (job, _seed), (code, wall) in run_parallel(queued, workers, threads_per_worker).items():
+        for (job, _seed), (code, wall) in run_parallel(queued, workers, threads_per_worker, run_job).items():
             report = by_key[job_key(job, scale)]
             report.returncode = max(report.returncode or 0, code)
             report.wall_time_s += wall
