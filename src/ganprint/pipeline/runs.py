@@ -38,7 +38,7 @@ from omegaconf import DictConfig, open_dict
 from ganprint.runstore.spec import ENTRY_CONFIG, JobSpec, seeds_for
 from ganprint.runstore.store import best_checkpoint, job_key, record_status, run_dir
 from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT, config_hash
-from ganprint.utils.run_record import write_run_record
+from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
 
@@ -109,8 +109,8 @@ def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed:
         try:
             cfg = activate(composed if composed is not None else compose_job(entry, overrides, output_dir))
         except Exception as exc:  # never reached run_job, so leave the record that explains the gap here
-            write_run_record(output_dir, task=entry, status="failed", reason=f"config does not compose: {exc}",
-                             overrides=list(overrides))
+            RunRecord(entry, "failed", {"reason": f"config does not compose: {exc}", "overrides": list(overrides)},
+                      recorded=()).write(output_dir)
             raise
         return 0 if execute(cfg) is not None else 1
     except (Exception, SystemExit) as exc:  # one job's failure is recorded as a gap, the rest goes on
