@@ -35,6 +35,7 @@ from ganprint.metrics.calibration import (
 from ganprint.metrics.openset import SCORES, SplitOutputs, auroc, evaluate_open_set, fit_open_set
 from ganprint.models.checkpoint import load_attribution_module
 from ganprint.tasks.job import output_dir
+from ganprint.utils.pixels import to_signed
 from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
@@ -55,7 +56,7 @@ def model_outputs(net: torch.nn.Module, images: torch.Tensor, batch_size: int = 
     features = features and hasattr(net, "features")
     outs_l, outs_f = [], []
     for i in range(0, len(images), batch_size):
-        x = images[i : i + batch_size].to(device).float().div_(127.5).sub_(1.0)
+        x = to_signed(images[i : i + batch_size].to(device))
         if logits:
             outs_l.append(net(x).float().cpu())
         if features:
