@@ -16,8 +16,8 @@ from omegaconf import OmegaConf
 
 from ganprint.data.sources import GeneratorSource
 from ganprint.errors import ConfigError
-from ganprint.pipeline.runs import ENTRY_CONFIG, job_overrides
-from ganprint.pipeline.spec import load_spec
+from ganprint.pipeline.runs import job_overrides
+from ganprint.runstore.spec import ENTRY_CONFIG, load_spec
 from ganprint.tasks.openset import build_datamodule
 from ganprint.utils.config import PROJECT_ROOT, leave_one_out
 from ganprint.utils.run_record import read_run_record

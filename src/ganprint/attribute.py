@@ -12,7 +12,10 @@ import hydra
 from omegaconf import DictConfig
 
 from ganprint.tasks.job import refuse_finished_run_dir, run_job
+from ganprint.tasks.table import TASKS
 from ganprint.utils.config import CONFIG_DIR
+
+TASK = TASKS["attribute"]
 
 
 def hydra_quote(value: str) -> str:
@@ -44,11 +47,9 @@ def plain_input_argv(argv: list[str]) -> list[str]:
     return out
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="attribute")
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=TASK.config)
 def _main(cfg: DictConfig) -> None:
-    from ganprint.tasks.attribute import attribute
-
-    run_job(cfg, attribute)
+    run_job(cfg, TASK.load())
 
 
 def main() -> None:

@@ -5,14 +5,15 @@ import hydra
 from omegaconf import DictConfig
 
 from ganprint.tasks.job import run_job
+from ganprint.tasks.table import TASKS
 from ganprint.utils.config import CONFIG_DIR
 
+TASK = TASKS["audit"]
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="audit")
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=TASK.config)
 def main(cfg: DictConfig) -> None:
-    from ganprint.tasks.audit import audit
-
-    run_job(cfg, audit)
+    run_job(cfg, TASK.load())
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ import hydra
 from omegaconf import DictConfig
 
 from ganprint.tasks.job import refuse_finished_run_dir, run_job
+from ganprint.tasks.table import TASKS
 from ganprint.utils.config import CONFIG_DIR
+
+TASK = TASKS["evaluate"]
 
 
 def scale_from_checkpoint_argv(argv: list[str]) -> list[str]:
@@ -32,11 +35,9 @@ def scale_from_checkpoint_argv(argv: list[str]) -> list[str]:
     return [argv[0], f"scale={name}", *args]
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=TASK.config)
 def _main(cfg: DictConfig) -> None:
-    from ganprint.tasks.evaluate import evaluate
-
-    run_job(cfg, evaluate)
+    run_job(cfg, TASK.load())
 
 
 def main() -> None:

@@ -7,14 +7,15 @@ import hydra
 from omegaconf import DictConfig
 
 from ganprint.tasks.job import refuse_finished_run_dir, run_job
+from ganprint.tasks.table import TASKS
 from ganprint.utils.config import CONFIG_DIR
 
+TASK = TASKS["openset"]
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="openset")
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=TASK.config)
 def _main(cfg: DictConfig) -> None:
-    from ganprint.tasks.openset import openset
-
-    run_job(cfg, openset)
+    run_job(cfg, TASK.load())
 
 
 def main() -> None:

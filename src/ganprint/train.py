@@ -6,14 +6,15 @@ import hydra
 from omegaconf import DictConfig
 
 from ganprint.tasks.job import refuse_finished_run_dir, run_job
+from ganprint.tasks.table import TASKS
 from ganprint.utils.config import CONFIG_DIR
 
+TASK = TASKS["train"]
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=TASK.config)
 def _main(cfg: DictConfig) -> float | None:
-    from ganprint.tasks.train import train
-
-    metrics = run_job(cfg, train)
+    metrics = run_job(cfg, TASK.load())
     return None if metrics is None else metrics.get(cfg.get("optimized_metric") or "val/acc_best")
 
 

@@ -21,8 +21,8 @@ import yaml
 from tests.helpers.hydra_cli import requires_fmnist, run_cli
 
 from ganprint.errors import ConfigError
-from ganprint.pipeline.runs import collect, job_key
-from ganprint.pipeline.spec import load_spec, load_specs, merge_jobs, seeds_for
+from ganprint.runstore.spec import load_spec, load_specs, merge_jobs, seeds_for
+from ganprint.runstore.store import collect, job_key
 from ganprint.tasks.reproduce import build_report
 from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT
 

@@ -16,10 +16,11 @@ from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
 from ganprint.errors import ConfigError
-from ganprint.pipeline.runs import ENTRY_CONFIG, job_overrides, run_dir
-from ganprint.pipeline.spec import load_spec, load_specs
+from ganprint.pipeline.runs import job_overrides
 from ganprint.reporting.aggregate import CellValue
 from ganprint.reporting.robustness import curve_frame, main, records_cells, write_curves
+from ganprint.runstore.spec import ENTRY_CONFIG, load_spec, load_specs
+from ganprint.runstore.store import run_dir
 from ganprint.transforms.adversarial import PGDAttack
 from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT
 from ganprint.utils.run_record import RECORD_NAME

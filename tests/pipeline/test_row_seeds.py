@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from ganprint.errors import ConfigError
-from ganprint.pipeline.spec import load_spec, merge_jobs, seeds_for
+from ganprint.runstore.spec import load_spec, merge_jobs, seeds_for
 
 
 def _spec(tmp_path, name, rows):

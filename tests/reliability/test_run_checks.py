@@ -18,9 +18,9 @@ from tests.helpers.hydra_cli import compose_cfg, requires_fmnist
 from ganprint.errors import ConfigError, UserError
 from ganprint.evaluate import scale_from_checkpoint_argv
 from ganprint.models.checkpoint import CheckpointError
-from ganprint.pipeline.spec import load_spec
 from ganprint.reporting.aggregate import RESUMED_MARK, cell_from_records
 from ganprint.reporting.tables import write_table
+from ganprint.runstore.spec import load_spec
 from ganprint.tasks.evaluate import evaluate
 from ganprint.tasks.job import refuse_finished_run_dir, run_job
 from ganprint.tasks.train import train

@@ -27,6 +27,7 @@ from ganprint.errors import ConfigError
 from ganprint.gans import GANModule, TensorImageDataset, build_family
 from ganprint.gans.ops import clip_per_tensor
 from ganprint.utils.config import CONFIG_DIR
+from ganprint.utils.pixels import to_signed
 
 
 def gan_spec(family: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def gan_spec(family: str, overrides: dict[str, Any] | None = None) -> dict[str, 
 
 
 def _images_nchw_float(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
+    return to_signed(torch.from_numpy(images).permute(0, 3, 1, 2)).contiguous()
 
 
 def plain_gan(spec: dict, images: np.ndarray, batch_size: int, warmup: int, steps: int, seed: int,

@@ -25,6 +25,7 @@ from ganprint.data import AttributionDataModule
 from ganprint.data.sources.base import LoadResult, Source
 from ganprint.utils.config import CONFIG_DIR
 from ganprint.utils.instantiate import instantiate_group
+from ganprint.utils.pixels import to_signed
 
 
 class RandomImageSource(Source):
@@ -134,4 +135,4 @@ def float_tensors(images_uint8_nchw: torch.Tensor) -> torch.Tensor:
     would not be comparable with collated ones.
     """
     x = torch.empty(images_uint8_nchw.shape, dtype=torch.float32, memory_format=torch.contiguous_format)
-    return x.copy_(images_uint8_nchw).div_(127.5).sub_(1.0)
+    return to_signed(images_uint8_nchw, out=x)

@@ -26,6 +26,7 @@ from ganprint.data.sources.base import Source
 from ganprint.data.splits import SPLITS, SplitCounts, split_keys, stable_seed
 from ganprint.errors import ConfigError
 from ganprint.utils.atomic import atomic_write
+from ganprint.utils.pixels import to_signed
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,12 @@ class ImageArrayDataset(Dataset):
             hwc = img.permute(1, 2, 0).numpy()[None]
             img = torch.from_numpy(np.ascontiguousarray(self.perturb(hwc, stable_seed(self.seed, self.epoch, i))[0]))
             img = img.permute(2, 0, 1)
-        return img.float().div_(127.5).sub_(1.0), self.labels[i]
+        return to_signed(img), self.labels[i]
 
 
 def to_float(images_uint8_nhwc: np.ndarray) -> torch.Tensor:
     """uint8 ``[N, H, W, C]`` → float ``[N, C, H, W]`` in [-1, 1], the networks' input range."""
-    return torch.from_numpy(np.ascontiguousarray(images_uint8_nhwc)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return to_signed(torch.from_numpy(np.ascontiguousarray(images_uint8_nhwc)).permute(0, 3, 1, 2))
 
 
 def describe(perturb: Perturb | None) -> dict | None:

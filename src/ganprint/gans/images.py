@@ -15,6 +15,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ganprint.errors import ConfigError
+from ganprint.utils.pixels import to_pixels, to_signed
 
 
 def check_images(images: np.ndarray, what: str = "images") -> np.ndarray:
@@ -27,7 +28,7 @@ def check_images(images: np.ndarray, what: str = "images") -> np.ndarray:
 
 
 class TensorImageDataset(Dataset):
-    """uint8 ``[N, H, W, C]`` images as float ``[C, H, W]`` tensors in [-1, 1] (x / 127.5 - 1)."""
+    """uint8 ``[N, H, W, C]`` images as float ``[C, H, W]`` tensors in [-1, 1] (``utils.pixels.to_signed``)."""
 
     def __init__(self, images: np.ndarray) -> None:
         self.images = torch.from_numpy(np.ascontiguousarray(check_images(images)))
@@ -36,13 +37,12 @@ class TensorImageDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i].permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+        return to_signed(self.images[i].permute(2, 0, 1))
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """Float ``[N, C, H, W]`` in [-1, 1] -> uint8 ``[N, H, W, C]``, clipped and rounded."""
-    x = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+    return to_pixels(x).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.ndarray:

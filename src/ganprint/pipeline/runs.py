@@ -8,6 +8,10 @@ and again to run) or are launched as one Hydra multirun through the chosen Hydra
 ``joblib``, ``submitit_slurm``), parents before children. A crashed multirun is recorded and the rest goes on;
 its cells show the gap.
 
+``plan_and_launch`` is two steps: ``plan_jobs`` says per job which seeds are done and which run (composing
+configs where it must), and one launcher, ``launch_in_process``, ``launch_parallel`` or ``launch_multirun``, all
+of one signature, runs them. The tasks themselves are never imported here: the caller hands in ``run_job``.
+
 With ``workers > 1`` the in-process launcher runs jobs in that many worker processes, each with
 ``threads_per_worker`` torch threads: first every generator the jobs need that is not cached yet (each trained
 once, in parallel), then the jobs, each as soon as its parent has finished. On a small CPU machine this beats
@@ -19,13 +23,13 @@ ProGAN 32 px, 2 threads 2.8 s/step vs 1 thread 0.30 s/step on a 2-core machine w
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,28 +37,17 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from omegaconf import DictConfig, open_dict
 
-from ganprint.pipeline.spec import JobSpec, seeds_for
+from ganprint.runstore.spec import ENTRY_CONFIG, JobSpec, seeds_for
+from ganprint.runstore.store import best_checkpoint, job_key, record_status, run_dir
 from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT, config_hash
-from ganprint.utils.run_record import RECORD_NAME, write_run_record
+from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
-ENTRY_CONFIG = {"train": "train", "evaluate": "eval", "openset": "openset", "train_gan": "train_gan"}
 
 
-def job_key(job: JobSpec, scale: str) -> str:
-    text = json.dumps({"scale": scale, **job.describe()}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
-
-def run_dir(root: Path, job: JobSpec, scale: str, seed: int) -> Path:
-    return Path(root) / "runs" / job_key(job, scale) / f"seed_{seed}"
-
-
-def best_checkpoint(run: Path) -> Path:
-    """Where a training job leaves its best checkpoint (the train task copies it there)."""
-    return run / "checkpoints" / "best.ckpt"
 
 
 def job_overrides(job: JobSpec, root: Path, scale: str, seed: int | str) -> list[str]:
@@ -102,30 +95,28 @@ def composed_hash(entry: str, overrides: list[str], output_dir: Path) -> str:
     return config_hash(activate(compose_job(entry, overrides, output_dir)))
 
 
-def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed=None) -> int:
+# How the in-process launchers run one job: ``run_job(entry, overrides, output_dir, composed) -> 0 | 1``.
+# The caller (tasks/reproduce.py) passes ``tasks.table.run_entry``, which knows the task functions, so this
+# module never imports a task; a module-level function, since worker processes receive it pickled.
+RunJob = Callable[[str, list[str], Path, Any], int]
+
+
+def run_in_process(entry: str, overrides: list[str], output_dir: Path, composed: Any,
+                   execute: Callable[[DictConfig], Any]) -> int:
     """Run one job in this process (the basic launcher: no interpreter start-up per job). Returns 0 or 1;
     a failure leaves a failed run record and never stops the caller. ``composed``: the job's config as
     ``compose_job`` returned it for these overrides, when the planner already composed it (composing costs
-    about half a second, a tenth of a smoke job)."""
-    from ganprint.tasks.job import run_job
-
-    if entry == "train":
-        from ganprint.tasks.train import train as task
-    elif entry == "openset":
-        from ganprint.tasks.openset import openset as task
-    elif entry == "train_gan":
-        from ganprint.tasks.train_gan import train_gan as task
-    else:
-        from ganprint.tasks.evaluate import evaluate as task
+    about half a second, a tenth of a smoke job), else None. ``execute(cfg)`` runs the task on the job's
+    config and returns None when it failed (``tasks.job.run_job`` with the entry's task)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     try:
         try:
             cfg = activate(composed if composed is not None else compose_job(entry, overrides, output_dir))
         except Exception as exc:  # never reached run_job, so leave the record that explains the gap here
-            write_run_record(output_dir, task=entry, status="failed", reason=f"config does not compose: {exc}",
-                             overrides=list(overrides))
+            RunRecord(entry, "failed", {"reason": f"config does not compose: {exc}", "overrides": list(overrides)},
+                      recorded=()).write(output_dir)
             raise
-        return 0 if run_job(cfg, task) is not None else 1
+        return 0 if execute(cfg) is not None else 1
     except (Exception, SystemExit) as exc:  # one job's failure is recorded as a gap, the rest goes on
         log.error("job in %s failed: %s", output_dir, exc)
         return 1
@@ -201,10 +192,10 @@ def _prepare_member(entry: str, overrides: list[str], output_dir: str, group: st
     return str(source.samples_dir)
 
 
-def _job_in_worker(entry: str, overrides: list[str], output_dir: str) -> tuple[int, float]:
+def _job_in_worker(run_job: RunJob, entry: str, overrides: list[str], output_dir: str) -> tuple[int, float]:
     """``(return code, seconds the job ran)``: timed here, as a run may wait in the pool's queue first."""
     start = time.time()
-    return run_in_process(entry, overrides, Path(output_dir)), time.time() - start
+    return run_job(entry, overrides, Path(output_dir), None), time.time() - start
 
 
 def prepare_generators(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int, threads: int | None) -> dict:
@@ -250,7 +241,8 @@ def prepare_generators(todo: list[tuple[JobSpec, int, list[str], Path]], workers
     return status
 
 
-def run_parallel(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int, threads: int | None) -> dict:
+def run_parallel(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int, threads: int | None,
+                 run_job: RunJob) -> dict:
     """Run the ``todo`` (job, seed) runs in ``workers`` processes, a run as soon as its parent run (same seed)
     has finished; a run whose parent is in ``todo`` and failed is still started (it then records the missing
     checkpoint as its gap). Returns ``{(job, seed): (returncode, wall seconds)}``."""
@@ -270,7 +262,7 @@ def run_parallel(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int,
                 pending.remove(t)
                 job, seed, overrides, rdir = t
                 log.info("[%s] running %s seed %d: %s", rdir.parent.name, job.entry, seed, " ".join(job.overrides))
-                running[pool.submit(_job_in_worker, job.entry, overrides, str(rdir))] = (job, seed)
+                running[pool.submit(_job_in_worker, run_job, job.entry, overrides, str(rdir))] = (job, seed)
             if not running:  # only children of parents that never ran: nothing can unblock them
                 for job, seed, _, _ in pending:
                     finished[(job, seed)] = (1, 0.0)
@@ -286,21 +278,6 @@ def run_parallel(todo: list[tuple[JobSpec, int, list[str], Path]], workers: int,
     return finished
 
 
-def record_status(path: Path, want_hash: str | None) -> tuple[str, str]:
-    """('done'|'stale'|'failed'|'missing', reason) for a run directory."""
-    record = path / RECORD_NAME
-    if not record.is_file():
-        return "missing", "not run"
-    try:
-        data = json.loads(record.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        return "failed", f"unreadable record ({exc})"
-    if data.get("status") != "ok":
-        return "failed", str(data.get("reason", "failed"))[:300]
-    if want_hash is not None and data.get("config_sha256") != want_hash:
-        return "stale", "config changed since this run"
-    return "done", ""
-
 
 @dataclass
 class LaunchReport:
@@ -314,79 +291,124 @@ class LaunchReport:
     log: str = ""
 
 
-def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int], launcher: str = "basic",
-                    extra: list[str] | None = None, dry_run: bool = False,
-                    groups: dict[JobSpec, str] | None = None, workers: int = 1,
-                    threads_per_worker: int | None = None, phases: dict[str, float] | None = None) -> list[LaunchReport]:
-    """Run every (job, seed) whose record is missing, failed or stale; parents come first in ``jobs``.
+@dataclass
+class Launch:
+    """What every launcher reads besides the planned jobs, so that all launchers share one signature."""
 
-    ``extra``: overrides added to every job. ``groups``: the wandb group of each job (its experiment's id);
-    used only when ``extra`` selects ``logger=wandb``, and left out of the config hash like every logger
-    setting, so a job shared by several experiments is still run once. ``workers`` > 1 (in-process launcher
-    only): generators first, then the runs, in that many processes of ``threads_per_worker`` torch threads.
-    ``phases`` (filled when given): wall seconds of planning, the generator pre-stage and the parallel runs."""
-    t_start = time.time()
-    parallel = launcher == "in_process" and workers > 1 and not dry_run
-    queued: list[tuple[JobSpec, int, list[str], Path]] = []
-    by_key: dict[str, LaunchReport] = {}
-    reports = []
+    root: Path
+    scale: str
+    launcher: str = "basic"
+    dry_run: bool = False
+    run_job: RunJob | None = None
+    workers: int = 1
+    threads_per_worker: int | None = None
+    phases: dict[str, float] | None = None
+
+    def run_dir(self, job: JobSpec, seed: int) -> Path:
+        return run_dir(self.root, job, self.scale, seed)
+
+
+@dataclass
+class PlannedJob:
+    """One job's plan: the seeds to run (``report.seeds``) and those done (``report.skipped_seeds``), the
+    overrides added to each of its seeds, and the configs the planner already composed, by seed."""
+
+    job: JobSpec
+    report: LaunchReport
+    extra: list[str]
+    composed: dict[int, Any] = field(default_factory=dict)
+
+    @property
+    def runnable(self) -> bool:
+        """Seeds to run, and a config that composed."""
+        return bool(self.report.seeds) and self.report.returncode is None
+
+    def overrides(self, ctx: Launch, seed: int) -> list[str]:
+        return seed_overrides(self.job, ctx.root, ctx.scale, seed, self.extra)
+
+
+def plan_jobs(jobs: list[JobSpec], ctx: Launch, seeds: list[int], extra: list[str] | None = None,
+              groups: dict[JobSpec, str] | None = None) -> Iterator[PlannedJob]:
+    """Each job's plan, one job at a time: a generator, so that a sequential launcher plans a job only after
+    the jobs before it (its parent among them) have run. A job that does not compose is planned with its
+    report's ``returncode`` at -1 and the reason; a job with every seed done, with no seeds to run."""
     for job in jobs:
-        key = job_key(job, scale)
-        extra_job = [*(extra or []), *wandb_group_override(extra, (groups or {}).get(job))]
-        todo, done = [], []
-        report = LaunchReport(key, job.entry, todo, job_overrides(job, root, scale, "${seed}"), skipped_seeds=done)
-        reports.append(report)
-        composed: dict[int, Any] = {}
+        key = job_key(job, ctx.scale)
+        planned = PlannedJob(job, LaunchReport(key, job.entry, [], job_overrides(job, ctx.root, ctx.scale, "${seed}")),
+                             [*(extra or []), *wandb_group_override(extra, (groups or {}).get(job))])
+        report = planned.report
         try:
             for seed in seeds_for(job, seeds):
-                rdir = run_dir(root, job, scale, seed)
+                rdir = ctx.run_dir(job, seed)
                 status, _ = record_status(rdir, None)
                 # A finished run is checked against the config it would have now (stale when that changed). A
                 # run without a usable record runs anyway: in process it is composed then, once. Other
                 # launchers and dry runs compose here, so a spec that does not compose shows before any launch.
-                if status == "done" or launcher != "in_process" or dry_run:
-                    composed[seed] = compose_job(job.entry, seed_overrides(job, root, scale, seed, extra_job), rdir)
+                if status == "done" or ctx.launcher != "in_process" or ctx.dry_run:
+                    planned.composed[seed] = compose_job(job.entry, planned.overrides(ctx, seed), rdir)
                     if status == "done":
-                        status, _ = record_status(rdir, config_hash(activate(composed[seed])))
-                (done if status == "done" else todo).append(seed)
+                        status, _ = record_status(rdir, config_hash(activate(planned.composed[seed])))
+                (report.skipped_seeds if status == "done" else report.seeds).append(seed)
         except Exception as exc:  # a spec whose overrides do not compose is a gap, not the end of the report
             report.returncode, report.log = -1, f"config does not compose: {exc}"
             log.error("[%s] %s", key, report.log)
-            continue
+        else:
+            if not report.seeds:
+                log.info("[%s] %s %s: all %d seeds done, skipped", key, job.entry, " ".join(job.overrides),
+                         len(report.skipped_seeds))
+        yield planned
+
+
+def _seeds_with_parent(planned: PlannedJob, ctx: Launch) -> list[int]:
+    """The seeds to run whose parent run left its checkpoint (all of them for a job without a parent); the
+    others are reported, and the job fails (-1) when none is left."""
+    todo, parent = planned.report.seeds, planned.job.parent
+    if parent is None:
+        return todo
+    missing = [s for s in todo if not best_checkpoint(ctx.run_dir(parent, s)).is_file()]
+    if missing:
+        planned.report.log = f"parent checkpoint missing for seeds {missing}"
+        log.error("[%s] %s", planned.report.key, planned.report.log)
+        todo = [s for s in todo if s not in missing]
         if not todo:
-            log.info("[%s] %s %s: all %d seeds done, skipped", key, job.entry, " ".join(job.overrides), len(done))
+            planned.report.returncode = -1
+    return todo
+
+
+def launch_in_process(planned_jobs: Iterable[PlannedJob], ctx: Launch) -> None:
+    """Run each job's seeds in this process, one after another, jobs in order (parents first)."""
+    assert ctx.run_job is not None
+    for planned in planned_jobs:
+        todo = _seeds_with_parent(planned, ctx) if planned.runnable else []
+        if not todo:
             continue
-        if parallel:  # parents may not have run yet: run_parallel orders them
-            by_key[key] = report
-            queued += [(job, s, seed_overrides(job, root, scale, s, extra_job), run_dir(root, job, scale, s))
-                       for s in todo]
+        job, report = planned.job, planned.report
+        log.info("[%s] running %s seeds %s: %s", report.key, job.entry, todo, " ".join(job.overrides))
+        start = time.time()
+        codes = [ctx.run_job(job.entry, planned.overrides(ctx, s), ctx.run_dir(job, s), planned.composed.get(s))
+                 for s in todo]
+        report.returncode, report.wall_time_s = max(codes), time.time() - start
+
+
+def launch_multirun(planned_jobs: Iterable[PlannedJob], ctx: Launch) -> None:
+    """Launch each job's seeds as one Hydra multirun of its entry point, through ``ctx.launcher``, jobs in order;
+    a dry run only records each command in its report."""
+    for planned in planned_jobs:
+        todo = _seeds_with_parent(planned, ctx) if planned.runnable else []
+        if not todo:
             continue
-        if job.parent is not None:
-            missing = [s for s in todo if not best_checkpoint(run_dir(root, job.parent, scale, s)).is_file()]
-            if missing:
-                report.log = f"parent checkpoint missing for seeds {missing}"
-                log.error("[%s] %s", key, report.log)
-                todo = [s for s in todo if s not in missing]
-                if not todo:
-                    report.returncode = -1
-                    continue
-        sweep_dir = Path(root) / "runs" / key
-        if launcher == "in_process" and not dry_run:
-            log.info("[%s] running %s seeds %s: %s", key, job.entry, todo, " ".join(job.overrides))
-            start = time.time()
-            codes = [run_in_process(job.entry, seed_overrides(job, root, scale, s, extra_job), sweep_dir / f"seed_{s}",
-                                    composed.get(s)) for s in todo]
-            report.returncode, report.wall_time_s = max(codes), time.time() - start
-            continue
+        job, report = planned.job, planned.report
+        sweep_dir = Path(ctx.root) / "runs" / report.key
         cmd = [sys.executable, "-m", f"ganprint.{job.entry}", "-m", *report.overrides,
                f"seed={','.join(map(str, todo))}", f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=seed_${seed}",
-               *([f"launcher={launcher}"] if launcher not in ("basic", "in_process") else []), *extra_job]
-        log.info("[%s] launching %s seeds %s: %s", key, job.entry, todo, " ".join(job.overrides))
-        if dry_run:
+               *([f"launcher={ctx.launcher}"] if ctx.launcher not in ("basic", "in_process") else []), *planned.extra]
+        log.info("[%s] launching %s seeds %s: %s", report.key, job.entry, todo, " ".join(job.overrides))
+        if ctx.dry_run:
             report.log = " ".join(cmd)
             continue
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        (sweep_dir / "job.json").write_text(json.dumps({"key": key, "scale": scale, **job.describe()}, indent=2))
+        (sweep_dir / "job.json").write_text(json.dumps({"key": report.key, "scale": ctx.scale, **job.describe()},
+                                                       indent=2))
         start = time.time()
         with (sweep_dir / "launch.log").open("a") as fh:
             proc = subprocess.run(cmd, cwd=PROJECT_ROOT, stdout=fh, stderr=subprocess.STDOUT,
@@ -394,34 +416,69 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
         report.returncode, report.wall_time_s = proc.returncode, time.time() - start
         if proc.returncode != 0:
             report.log = f"multirun exited with {proc.returncode}; see {sweep_dir / 'launch.log'}"
-            log.error("[%s] %s", key, report.log)
-    if parallel and queued:
-        if threads_per_worker:
-            import torch
+            log.error("[%s] %s", report.key, report.log)
 
-            torch.set_num_threads(int(threads_per_worker))  # the planner's own composes stay light too
-        start = time.time()
-        failed = {p: r for p, r in prepare_generators(queued, workers, threads_per_worker).items() if r != "ok"}
-        log.info("generator pre-stage: %.0f s%s", time.time() - start, f", {len(failed)} failed" if failed else "")
-        jobs_start = time.time()
-        for (job, _seed), (code, wall) in run_parallel(queued, workers, threads_per_worker).items():
-            report = by_key[job_key(job, scale)]
-            report.returncode = max(report.returncode or 0, code)
-            report.wall_time_s += wall
-        if phases is not None:
-            phases.update({"planning": start - t_start, "generators": jobs_start - start,
+
+def launch_parallel(planned_jobs: Iterable[PlannedJob], ctx: Launch) -> None:
+    """Plan every job, then train the generators they need and run their seeds in ``ctx.workers`` processes
+    (``run_parallel`` starts a run once its parent run has finished)."""
+    assert ctx.run_job is not None
+    t_start = time.time()
+    queued: list[tuple[JobSpec, int, list[str], Path]] = []
+    by_key: dict[str, LaunchReport] = {}
+    for planned in planned_jobs:
+        if planned.runnable:
+            by_key[planned.report.key] = planned.report
+            queued += [(planned.job, s, planned.overrides(ctx, s), ctx.run_dir(planned.job, s))
+                       for s in planned.report.seeds]
+    if not queued:
+        return
+    threads = ctx.threads_per_worker
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))  # the planner's own composes stay light too
+    start = time.time()
+    failed = {p: r for p, r in prepare_generators(queued, ctx.workers, threads).items() if r != "ok"}
+    log.info("generator pre-stage: %.0f s%s", time.time() - start, f", {len(failed)} failed" if failed else "")
+    jobs_start = time.time()
+    for (job, _seed), (code, wall) in run_parallel(queued, ctx.workers, threads, ctx.run_job).items():
+        report = by_key[job_key(job, ctx.scale)]
+        report.returncode = max(report.returncode or 0, code)
+        report.wall_time_s += wall
+    if ctx.phases is not None:
+        ctx.phases.update({"planning": start - t_start, "generators": jobs_start - start,
                            "jobs": time.time() - jobs_start})
+
+
+Launcher = Callable[[Iterable[PlannedJob], Launch], None]
+
+
+def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int], launcher: str = "basic",
+                    extra: list[str] | None = None, dry_run: bool = False,
+                    groups: dict[JobSpec, str] | None = None, workers: int = 1,
+                    threads_per_worker: int | None = None, phases: dict[str, float] | None = None,
+                    run_job: RunJob | None = None) -> list[LaunchReport]:
+    """Run every (job, seed) whose record is missing, failed or stale; parents come first in ``jobs``.
+
+    ``run_job`` runs one job in this process or a worker (``RunJob``); the ``in_process`` launcher needs it.
+    ``extra``: overrides added to every job. ``groups``: the wandb group of each job (its experiment's id);
+    used only when ``extra`` selects ``logger=wandb``, and left out of the config hash like every logger
+    setting, so a job shared by several experiments is still run once. ``workers`` > 1 (in-process launcher
+    only): generators first, then the runs, in that many processes of ``threads_per_worker`` torch threads.
+    ``phases`` (filled when given): wall seconds of planning, the generator pre-stage and the parallel runs."""
+    if launcher == "in_process" and not dry_run and run_job is None:
+        raise ValueError("the in_process launcher runs jobs through `run_job`; pass tasks.table.run_entry")
+    ctx = Launch(Path(root), scale, launcher, dry_run, run_job, workers, threads_per_worker, phases)
+    launch: Launcher = launch_multirun
+    if launcher == "in_process" and not dry_run:
+        launch = launch_parallel if workers > 1 else launch_in_process
+    reports: list[LaunchReport] = []
+
+    def planned() -> Iterator[PlannedJob]:
+        for p in plan_jobs(jobs, ctx, seeds, extra, groups):
+            reports.append(p.report)
+            yield p
+
+    launch(planned(), ctx)
     return reports
-
-
-def collect(root: Path, job: JobSpec, scale: str, seeds: list[int]) -> list[dict[str, Any]]:
-    """The records of a job's seeds: each the record dict, or {'status': 'missing'|'failed', 'reason'}."""
-    out = []
-    for seed in seeds:
-        rdir = run_dir(root, job, scale, seed)
-        status, reason = record_status(rdir, None)
-        if status == "done":
-            out.append({**json.loads((rdir / RECORD_NAME).read_text()), "run_dir": str(rdir)})
-        else:
-            out.append({"status": status, "reason": reason, "seed": seed, "run_dir": str(rdir)})
-    return out

@@ -1,7 +1,7 @@
 """Robustness curves: accuracy against perturbation severity, one panel per perturbation, one line per method.
 
 Drawn from the same aggregated cells as the tables (mean ± std over the seeds of each (row, column) run record)
-of a spec with ``curves`` (``pipeline/spec.py``; ``experiments/f7_robustness_curves.yaml``). Rows that share a
+of a spec with ``curves`` (``runstore/spec.py``; ``experiments/f7_robustness_curves.yaml``). Rows that share a
 ``label`` share a line and a colour across panels, so "with immunization" can be a different fine-tuned model in
 each panel. Reads run records only, never a model. Imported by the reproduction (``tasks/reproduce.py``) and runs
 on its own over an existing results folder::
@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ganprint.pipeline.spec import ExperimentSpec, load_spec
 from ganprint.reporting.aggregate import CellValue, cell_from_records
+from ganprint.runstore.spec import ExperimentSpec, load_spec
+from ganprint.runstore.store import collect
 from ganprint.utils.atomic import atomic_write, atomic_write_text
 
 __all__ = ["curve_frame", "plot_curves", "records_cells", "write_curves"]
@@ -108,8 +109,6 @@ def write_curves(spec: ExperimentSpec, cells: dict[tuple[str, str], CellValue], 
 
 def records_cells(spec: ExperimentSpec, root: Path, scale: str, seeds: list[int]) -> dict[tuple[str, str], CellValue]:
     """The spec's cells aggregated from the run records under ``root`` (``results/<scale>``)."""
-    from ganprint.pipeline.runs import collect  # imports Hydra's compose machinery; only needed here
-
     return {(c.row, c.column): cell_from_records(collect(root, c.job, scale, seeds), c.metric, c.percent)
             for c in spec.cells}
 

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from ganprint.transforms.filters import band_full, lowpass_full
 from ganprint.utils.atomic import atomic_write
+from ganprint.utils.pixels import to_signed
 
 
 def mean_log_spectrum(images: np.ndarray) -> np.ndarray:
@@ -53,7 +54,7 @@ def bands_figure(samples: dict[str, np.ndarray], resolutions: list[int], path: P
            [(f"band {2 * r}↔{r}", "band", r) for r in resolutions if 2 * r <= samples[names[0]].shape[0]]
     fig = Figure(figsize=(1.4 * len(cols), 1.5 * len(names)))
     for i, n in enumerate(names):
-        x = torch.from_numpy(samples[n]).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+        x = to_signed(torch.from_numpy(samples[n]).permute(2, 0, 1)[None])
         for j, (title, kind, r) in enumerate(cols):
             y = x if kind is None else (lowpass_full(x, r) if kind == "low" else band_full(x, r))
             img = y[0].permute(1, 2, 0).numpy()

@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from ganprint.pipeline.spec import ExperimentSpec
 from ganprint.reporting.aggregate import RESUMED_MARK, CellValue
+from ganprint.runstore.spec import ExperimentSpec
 from ganprint.utils.atomic import atomic_write_text
 
 

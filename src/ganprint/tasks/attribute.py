@@ -28,8 +28,7 @@ from ganprint.models.checkpoint import load_attribution_module
 from ganprint.tasks.job import output_dir
 from ganprint.tasks.openset import weights_digest
 from ganprint.utils.atomic import atomic_write, atomic_write_json
-from ganprint.utils.config import to_container
-from ganprint.utils.run_record import write_run_record
+from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
 
@@ -173,9 +172,10 @@ def attribute(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_json(out / "attributions.json", {"sources": module.source_names, "predictions": rows,
                                                   "skipped": skipped, **({"open_set": open_set} if open_set else {})})
     counts = {n: sum(r["source"] == n for r in rows) for n in labels}
-    write_run_record(out, task="attribute", status="ok", sources=module.source_names, ckpt_path=str(cfg.ckpt),
-                     input=display_path(cfg.input), n_files=len(files) + len(unopenable), n_attributed=len(rows), skipped=skipped,
-                     counts=counts, open_set=open_set, config=to_container(cfg), wall_time_s=time.time() - start)
+    RunRecord.from_config(cfg, start, "attribute", omit=("config_sha256", "seed", "tags"),
+                          sources=module.source_names, ckpt_path=str(cfg.ckpt), input=display_path(cfg.input),
+                          n_files=len(files) + len(unopenable), n_attributed=len(rows), skipped=skipped,
+                          counts=counts, open_set=open_set).write(out)
     print_table(rows, skipped, int(cfg.get("max_rows", 50)), open_set=detector is not None)
     log.info("attributions written to %s", out / "attributions.csv")
     if not rows:

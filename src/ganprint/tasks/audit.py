@@ -28,7 +28,7 @@ from ganprint.data.sources.files import source_paths
 from ganprint.tasks.job import output_dir
 from ganprint.utils.atomic import atomic_write_json
 from ganprint.utils.config import to_container
-from ganprint.utils.run_record import write_run_record
+from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
 DEFAULTS = {"enabled": True, "margin": 0.2, "max_files": 10000, "max_distance": 4, "min_correlation": 0.997,
@@ -104,14 +104,14 @@ def audit(cfg: DictConfig) -> dict[str, Any]:
     datamodule.audit = result
     out = output_dir(cfg)
     atomic_write_json(out / "audit.json", result)
-    write_run_record(out, task=cfg.get("task_name", "audit"), status="ok", sources=datamodule.source_names,
-                     flagged=result["flagged"], warnings=result["warnings"],
-                     metrics={"audit/metadata_acc": result["metadata"].get("test_acc"),
-                              "audit/metadata_majority": result["metadata"].get("majority"),
-                              "audit/content_acc": (result.get("content") or {}).get("test_acc"),
-                              "audit/duplicate_pairs": result["duplicates"]["n_pairs"],
-                              "audit/seconds": result["seconds"]},
-                     data=datamodule.summary(), config=to_container(cfg), wall_time_s=time.time() - start)
+    RunRecord.from_config(cfg, start, cfg.get("task_name", "audit"), omit=("config_sha256", "seed", "tags"),
+                          sources=datamodule.source_names, flagged=result["flagged"], warnings=result["warnings"],
+                          metrics={"audit/metadata_acc": result["metadata"].get("test_acc"),
+                                   "audit/metadata_majority": result["metadata"].get("majority"),
+                                   "audit/content_acc": (result.get("content") or {}).get("test_acc"),
+                                   "audit/duplicate_pairs": result["duplicates"]["n_pairs"],
+                                   "audit/seconds": result["seconds"]},
+                          data=datamodule.summary()).write(out)
     print(render(result))
     for w in result["warnings"]:
         log.warning("%s", w)

@@ -12,8 +12,7 @@ from ganprint.data import AttributionDataModule
 from ganprint.models.baselines.base import Baseline
 from ganprint.tasks.analysis import content_data, fd_ratio_metrics, split_arrays
 from ganprint.tasks.job import output_dir
-from ganprint.utils.config import config_hash, to_container
-from ganprint.utils.run_record import write_run_record
+from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
 
@@ -39,12 +38,10 @@ def fit_baseline(cfg: DictConfig, datamodule: AttributionDataModule, model: Base
     pred = model.predict(sx)
     confusion = [[int(((sy == i) & (pred == j)).sum()) for j in range(len(names))] for i in range(len(names))]
     datamodule.manifest.write(output_dir(cfg) / "manifest.csv")
-    write_run_record(
-        output_dir(cfg), task=cfg.get("task_name", "train"), status="ok", metrics=metrics, sources=names,
-        seed=cfg.get("seed"), model=model.name, fit_report=model.fit_report(), confusion_matrix=confusion,
-        data=datamodule.summary(), manifest_sha256=datamodule.manifest.sha256, config=to_container(cfg),
-        config_sha256=config_hash(cfg), fit_time_s=fit_time, wall_time_s=time.time() - start,
-        tags=list(cfg.get("tags") or []),
-    )
+    RunRecord.from_config(
+        cfg, start, cfg.get("task_name", "train"), metrics=metrics, sources=names, model=model.name,
+        fit_report=model.fit_report(), confusion_matrix=confusion, data=datamodule.summary(),
+        manifest_sha256=datamodule.manifest.sha256, fit_time_s=fit_time,
+    ).write(output_dir(cfg))
     log.info("%s: test/acc=%.4f (selected %s)", model.name, metrics["test/acc"], model.selected_params)
     return metrics

@@ -23,9 +23,8 @@ from ganprint.errors import ConfigError
 from ganprint.models.checkpoint import load_attribution_module
 from ganprint.tasks.job import output_dir
 from ganprint.tasks.train import scalar_metrics
-from ganprint.utils.config import config_hash, to_container
 from ganprint.utils.instantiate import instantiate_group
-from ganprint.utils.run_record import training_config, write_run_record
+from ganprint.utils.run_record import RunRecord, training_config
 
 log = logging.getLogger("ganprint")
 
@@ -107,15 +106,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     metrics = scalar_metrics(trainer.callback_metrics)
     if trainer.is_global_zero:
         datamodule.manifest.write(output_dir(cfg) / "manifest.csv")
-        write_run_record(
-            output_dir(cfg), task=cfg.get("task_name", "eval"), status="ok", metrics=metrics,
-            sources=datamodule.source_names, seed=cfg.get("seed"), ckpt_path=str(cfg.ckpt),
+        RunRecord.from_config(
+            cfg, start, cfg.get("task_name", "eval"), metrics=metrics,
+            sources=datamodule.source_names, ckpt_path=str(cfg.ckpt),
             confusion_matrix=trainer.callback_metrics.get("test/confusion_matrix"),
             response_matrix=trainer.callback_metrics.get("test/response_matrix"), data=datamodule.summary(),
-            manifest_sha256=datamodule.manifest.sha256, config=to_container(cfg),
-            config_sha256=config_hash(cfg), wall_time_s=time.time() - start, tags=list(cfg.get("tags") or []),
-            training_overlap=overlap,
-        )
+            manifest_sha256=datamodule.manifest.sha256, training_overlap=overlap,
+        ).write(output_dir(cfg))
         log.info("test/acc=%.4f  run record: %s", metrics.get("test/acc", float("nan")),
                  output_dir(cfg) / "metrics.json")
     return metrics

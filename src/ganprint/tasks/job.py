@@ -20,10 +20,10 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from ganprint.errors import UserError
-from ganprint.utils.config import config_hash, in_multirun, to_container
+from ganprint.utils.config import in_multirun
 from ganprint.utils.loggers import finish_wandb
 from ganprint.utils.quiet import silence_lightning_noise
-from ganprint.utils.run_record import RECORD_NAME, write_run_record
+from ganprint.utils.run_record import RECORD_NAME, RunRecord
 
 log = logging.getLogger("ganprint")
 
@@ -88,10 +88,8 @@ def run_job(cfg: DictConfig, task: Callable[[DictConfig], dict[str, Any]]) -> di
         user_error = isinstance(user_cause(exc), UserError)
         reason = str(user_cause(exc)) if user_error else f"{type(exc).__name__}: {exc}"
         try:
-            write_run_record(output_dir(cfg), task=cfg.get("task_name", "job"), status="failed", reason=reason,
-                             traceback=None if user_error else traceback.format_exc(),
-                             config=to_container(cfg), config_sha256=config_hash(cfg), seed=cfg.get("seed"),
-                             wall_time_s=time.time() - start)
+            RunRecord.from_config(cfg, start, cfg.get("task_name", "job"), "failed", omit=("tags",), reason=reason,
+                                  traceback=None if user_error else traceback.format_exc()).write(output_dir(cfg))
         except Exception:  # a broken config must not hide the original error
             log.debug("could not write the failed run record", exc_info=True)
         if isinstance(exc, KeyboardInterrupt):

@@ -35,8 +35,8 @@ from ganprint.metrics.calibration import (
 from ganprint.metrics.openset import SCORES, SplitOutputs, auroc, evaluate_open_set, fit_open_set
 from ganprint.models.checkpoint import load_attribution_module
 from ganprint.tasks.job import output_dir
-from ganprint.utils.config import config_hash, to_container
-from ganprint.utils.run_record import write_run_record
+from ganprint.utils.pixels import to_signed
+from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
 
@@ -56,7 +56,7 @@ def model_outputs(net: torch.nn.Module, images: torch.Tensor, batch_size: int = 
     features = features and hasattr(net, "features")
     outs_l, outs_f = [], []
     for i in range(0, len(images), batch_size):
-        x = images[i : i + batch_size].to(device).float().div_(127.5).sub_(1.0)
+        x = to_signed(images[i : i + batch_size].to(device))
         if logits:
             outs_l.append(net(x).float().cpu())
         if features:
@@ -197,18 +197,17 @@ def openset(cfg: DictConfig) -> dict[str, Any]:
                                  out / "figures" / "reliability.png", n_bins)
     dm.manifest.write(out / "manifest.csv")
     counts = dm.manifest.counts()
-    write_run_record(
-        out, task=cfg.get("task_name", "openset"), status="ok", metrics=metrics, sources=known_names,
-        unknown_sources=unknown_names, protocol=det.info["protocol"], seed=cfg.get("seed"), ckpt_path=str(cfg.ckpt),
+    RunRecord.from_config(
+        cfg, start, cfg.get("task_name", "openset"), metrics=metrics, sources=known_names,
+        unknown_sources=unknown_names, protocol=det.info["protocol"], ckpt_path=str(cfg.ckpt),
         score=det.score, thresholds=det.thresholds, tpr=det.tpr,
         # What was fitted on what: test images (known or unknown) never enter a fit.
         fitted_on=det.fitted_on, n_fit={"train": 0 if train is None else len(train.labels), "val": len(val.labels)},
         test_data_used_for_fitting=False, checked_against_training_manifest=checked_training_overlap,
         n_test={"known": int((test.labels >= 0).sum()), "unknown": int((test.labels < 0).sum())},
         calibration_path=str(calibration_path), figures={"reliability": str(figure)}, data=dm.summary(),
-        counts=counts, manifest_sha256=dm.manifest.sha256, config=to_container(cfg), config_sha256=config_hash(cfg),
-        wall_time_s=time.time() - start, tags=list(cfg.get("tags") or []),
-    )
+        counts=counts, manifest_sha256=dm.manifest.sha256,
+    ).write(out)
     print_summary(metrics, det.available, round(det.tpr * 100))
     log.info("open-set calibration written to %s", calibration_path)
     return metrics

@@ -17,12 +17,14 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from ganprint.pipeline.runs import collect, job_key, plan_and_launch
-from ganprint.pipeline.spec import ExperimentSpec, JobSpec, load_specs, merge_jobs, seeds_for
+from ganprint.pipeline.runs import plan_and_launch
 from ganprint.reporting.aggregate import cell_from_records
 from ganprint.reporting.audit import audit_note
 from ganprint.reporting.index import write_index
 from ganprint.reporting.tables import write_table
+from ganprint.runstore.spec import ExperimentSpec, JobSpec, load_specs, merge_jobs, seeds_for
+from ganprint.runstore.store import collect, job_key
+from ganprint.tasks.table import run_entry
 from ganprint.utils.run_record import git_commit, versions
 
 log = logging.getLogger("ganprint")
@@ -107,7 +109,7 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
                               extra=list(cfg.get("job_overrides") or []), dry_run=bool(cfg.get("dry_run")),
                               groups={j: s.id for s in reversed(specs) for j in s.jobs()},
                               workers=int(cfg.get("workers") or 1), threads_per_worker=cfg.get("threads_per_worker"),
-                              phases=phases)
+                              phases=phases, run_job=run_entry)
     launched = time.time()
     stages = [{"job": r.key, "entry": r.entry, "overrides": r.overrides, "seeds_run": r.seeds,
                "seeds_skipped": r.skipped_seeds, "returncode": r.returncode, "wall_time_s": r.wall_time_s,

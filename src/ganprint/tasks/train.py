@@ -30,7 +30,7 @@ from ganprint.utils.config import config_hash, to_container
 from ganprint.utils.ddp import single_run_argv_for_ranks
 from ganprint.utils.instantiate import instantiate_group
 from ganprint.utils.loggers import log_images
-from ganprint.utils.run_record import write_run_record
+from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
 
@@ -249,19 +249,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics["train/images_per_s"] = speed.images_per_s
     if trainer.is_global_zero:
         datamodule.manifest.write(output_dir(cfg) / "manifest.csv")
-        write_run_record(
-            output_dir(cfg), task=cfg.get("task_name", "train"), status="ok", metrics=metrics,
-            sources=datamodule.source_names, seed=cfg.get("seed"), ckpt_path=best,
+        RunRecord.from_config(
+            cfg, start, cfg.get("task_name", "train"), metrics=metrics,
+            sources=datamodule.source_names, ckpt_path=best,
             # The callback's last_model_path is what was restored with the best checkpoint for testing (often
             # ""), not the file on disk.
             last_ckpt=last_checkpoint(trainer),
             confusion_matrix=confusion, response_matrix=trainer.callback_metrics.get("test/response_matrix"),
             data=datamodule.summary(),
-            manifest_sha256=datamodule.manifest.sha256, config=to_container(cfg), config_sha256=config_hash(cfg),
-            global_step=trainer.global_step, epochs=trainer.current_epoch, fit_time_s=fit_time,
+            manifest_sha256=datamodule.manifest.sha256, global_step=trainer.global_step,
+            epochs=trainer.current_epoch, fit_time_s=fit_time,
             # A resumed fit is not bit-exact with an uninterrupted one (data order and RNG restart): say so.
             resumed_from=resume, resumed_at_step=resumed_step,
-            wall_time_s=time.time() - start, tags=list(cfg.get("tags") or []),
-        )
+        ).write(output_dir(cfg))
         log.info("test/acc=%.4f  run record: %s", metrics.get("test/acc", float("nan")), output_dir(cfg) / "metrics.json")
     return metrics

@@ -21,9 +21,8 @@ from ganprint.gans.quality import frechet_report, pixel_features
 from ganprint.gans.zoo import GanZoo
 from ganprint.models.baselines.content import embed_images, train_content_classifier
 from ganprint.tasks.job import output_dir
-from ganprint.utils.config import config_hash, to_container
 from ganprint.utils.instantiate import instantiate_group
-from ganprint.utils.run_record import write_run_record
+from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
 
@@ -48,9 +47,9 @@ def train_gan(cfg: DictConfig) -> dict[str, Any]:
                                "gan/images_per_second": trained["info"].get("images_per_second")}
     if cfg.quality.enabled:
         metrics.update(quality(cfg, real, source, spec))
-    write_run_record(out, task="train_gan", status="ok", metrics=metrics, seed=cfg.train_seed, generator=source.describe(),
-                     entry_dir=str(source.entry_dir), samples_dir=str(source.samples_dir), trained=trained,
-                     config=to_container(cfg), config_sha256=config_hash(cfg), wall_time_s=time.time() - start)
+    RunRecord.from_config(cfg, start, "train_gan", seed=cfg.train_seed, omit=("tags",), metrics=metrics,
+                          generator=source.describe(), entry_dir=str(source.entry_dir),
+                          samples_dir=str(source.samples_dir), trained=trained).write(out)
     log.info("generator %s: %s", cfg.name, {k: round(v, 3) for k, v in metrics.items() if v is not None})
     return metrics
 

@@ -3,6 +3,9 @@
 Every job (deep model, baseline, evaluation, any stage) writes ``metrics.json`` beside its resolved config:
 metrics, source names in label order, seed, git commit, data-manifest hash, config hash, wall time and
 package versions. Reporting reads these files only. Written atomically.
+
+A task builds its record with ``RunRecord.from_config`` (the provenance every task records, computed in one
+place) and writes it with ``RunRecord.write``. Imported by tasks/, pipeline/ and runstore/.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import json
 import platform
 import subprocess
 import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -18,7 +23,7 @@ from typing import Any
 import torch
 
 from ganprint.utils.atomic import atomic_write_json
-from ganprint.utils.config import PROJECT_ROOT
+from ganprint.utils.config import PROJECT_ROOT, config_hash, to_container
 
 RECORD_NAME = "metrics.json"
 PACKAGES = ("torch", "pytorch-lightning", "torchmetrics", "hydra-core", "scikit-learn", "albumentations", "numpy")
@@ -66,6 +71,48 @@ def write_run_record(output_dir: str | Path, **fields: Any) -> Path:
               "versions": versions(), "host": {"machine": platform.machine(), "cuda": torch.cuda.is_available()}}
     record.update(to_jsonable(fields))
     return atomic_write_json(Path(output_dir) / RECORD_NAME, record)
+
+
+PROVENANCE = ("config", "config_sha256", "seed", "tags", "wall_time_s")
+_FROM_CONFIG = object()
+
+
+@dataclass
+class RunRecord:
+    """What one run writes to ``metrics.json``: its task and status, the provenance taken from its config, and
+    the task's own ``fields`` (metrics, sources, data summary, manifest hash, ...)."""
+
+    task: str
+    status: str = "ok"
+    fields: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] | None = None
+    config_sha256: str | None = None
+    seed: Any = None
+    tags: list[str] | None = None
+    wall_time_s: float | None = None
+    # The provenance keys this record carries: a record never holds a key its task did not write before
+    # RunRecord existed (attribute and audit runs have no config hash, seed or tags), so older and newer
+    # records of one task compare key for key.
+    recorded: tuple[str, ...] = PROVENANCE
+
+    @classmethod
+    def from_config(cls, cfg: Any, start: float, task: str, status: str = "ok", *, seed: Any = _FROM_CONFIG,
+                    omit: Collection[str] = (), **fields: Any) -> RunRecord:
+        """The record of a run of ``cfg`` that started at ``start`` (``time.time()``); ``seed`` defaults to
+        ``cfg.seed``; ``omit`` names provenance keys this task does not record."""
+        recorded = tuple(k for k in PROVENANCE if k not in omit)
+        # only what is recorded is computed: a failed run's config may not resolve everywhere
+        compute = {"config": lambda: to_container(cfg), "config_sha256": lambda: config_hash(cfg),
+                   "seed": lambda: cfg.get("seed") if seed is _FROM_CONFIG else seed,
+                   "tags": lambda: list(cfg.get("tags") or []), "wall_time_s": lambda: time.time() - start}
+        return cls(task=task, status=status, fields=fields, recorded=recorded, **{k: compute[k]() for k in recorded})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "status": self.status, **self.fields,
+                **{k: getattr(self, k) for k in self.recorded}}
+
+    def write(self, output_dir: str | Path) -> Path:
+        return write_run_record(output_dir, **self.as_dict())
 
 
 def read_run_record(path: str | Path) -> dict[str, Any]:

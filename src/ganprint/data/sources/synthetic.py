@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ganprint.data.sources.base import LoadResult, Source
+from ganprint.utils.pixels import to_pixels, to_signed
 
 
 class SyntheticSource(Source):
@@ -50,10 +51,10 @@ class SyntheticSource(Source):
         res = self.base.load(keys, resolution, channels)
         if len(res.images) == 0:
             return res
-        x = torch.from_numpy(res.images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        x = to_signed(torch.from_numpy(res.images).permute(0, 3, 1, 2))
         x = F.avg_pool2d(x, 2)
         y = F.conv_transpose2d(x, self._kernel(channels), stride=2, padding=1, groups=channels)
-        out = ((y.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        out = to_pixels(y).permute(0, 2, 3, 1).numpy()
         return LoadResult(res.keys, np.ascontiguousarray(out), res.skipped)
 
     def describe(self) -> dict:

@@ -30,13 +30,14 @@ from ganprint.errors import ConfigError
 from ganprint.models.baselines.base import Baseline, check_images, check_labels
 from ganprint.models.baselines.knn import DEFAULT_K_GRID, usable_k
 from ganprint.utils.atomic import atomic_write
+from ganprint.utils.pixels import to_signed
 
 Track = Callable[[Iterable[Any], str, int], Iterable[Any]]
 
 
 def to_tensor(x: np.ndarray) -> torch.Tensor:
     """uint8 ``[N, H, W, C]`` to float ``[N, C, H, W]`` in [-1, 1] (the data module's convention)."""
-    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return to_signed(torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2))
 
 
 class ContentClassifier(nn.Module):
@@ -118,7 +119,7 @@ def train_content_classifier(images: np.ndarray, labels: np.ndarray, epochs: int
         if step == 0:
             order = torch.randperm(len(images), generator=gen)
         idx = order[step * batch_size : (step + 1) * batch_size]
-        xb = x_all[idx].permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        xb = to_signed(x_all[idx].permute(0, 3, 1, 2))
         loss = F.cross_entropy(model(xb), y_all[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -18,6 +18,7 @@ from sklearn.svm import LinearSVC
 
 from ganprint.errors import ConfigError
 from ganprint.models.baselines.base import Baseline, check_images, flatten, grid_product
+from ganprint.utils.pixels import to_signed
 
 DEFAULT_VARIANCE_GRID = (0.25, 0.5, 0.75, 0.95)
 DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 0.1)
@@ -52,7 +53,7 @@ class EigenfaceBaseline(Baseline):
 
     @staticmethod
     def _vectors(x: np.ndarray) -> np.ndarray:
-        return flatten(x.astype(np.float32) / 127.5 - 1.0)
+        return flatten(to_signed(x))
 
     def components_for(self, variance: float) -> int:
         """How many leading components explain ``variance`` of the training pixels' variance."""

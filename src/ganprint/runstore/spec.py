@@ -10,6 +10,9 @@ e.g. ``perturb.std``) and its ``values``, and expands to one column per value (o
 ``param=value``); ``reporting/robustness.py`` draws accuracy against severity from those cells, one panel per
 curve, one line per row (rows sharing a ``label`` share a line). A row's ``columns`` may name curves as well as
 columns; ``clean`` names the column plotted at each curve's ``clean_at`` severity.
+
+Plain data and parsing only (imports ``errors`` and ``utils``): ``pipeline/`` plans runs from these specs and
+``reporting/`` lays out their tables, so it sits below both and may be imported by either.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ import yaml
 
 from ganprint.errors import ConfigError
 
-ENTRIES = ("train", "evaluate", "openset", "train_gan")
+# The entry points a spec's job may name, each with the Hydra config it composes (conf/<name>.yaml). An entry
+# is also the name of its command-line module (``python -m ganprint.<entry>``). Plain data so that this low
+# package can check specs; tasks/table.py holds the full table of tasks and a test keeps the two in step.
+ENTRY_CONFIG = {"train": "train", "evaluate": "eval", "openset": "openset", "train_gan": "train_gan"}
+ENTRIES = tuple(ENTRY_CONFIG)
 
 
 @dataclass(frozen=True)

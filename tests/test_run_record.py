@@ -1,0 +1,40 @@
+"""``RunRecord``: the provenance keys each kind of record carries, computed from the config in one place."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from omegaconf import OmegaConf
+
+from ganprint.utils.config import config_hash
+from ganprint.utils.run_record import RECORD_NAME, RunRecord
+
+CFG = OmegaConf.create({"seed": 7, "train_seed": 3, "tags": ["a"], "model": {"lr": 0.1}, "paths": {"x": "/tmp"}})
+BASE = {"record_version", "written_at", "git", "versions", "host", "task", "status"}
+
+
+def written(record: RunRecord, tmp_path) -> dict:
+    return json.loads(record.write(tmp_path).read_text())
+
+
+def test_full_record(tmp_path):
+    rec = written(RunRecord.from_config(CFG, time.time() - 2, "train", metrics={"test/acc": 1.0}), tmp_path)
+    assert set(rec) == BASE | {"metrics", "config", "config_sha256", "seed", "tags", "wall_time_s"}
+    assert (rec["task"], rec["status"], rec["seed"], rec["tags"]) == ("train", "ok", 7, ["a"])
+    assert rec["config_sha256"] == config_hash(CFG) and rec["config"]["model"] == {"lr": 0.1}
+    assert 2 <= rec["wall_time_s"] < 60
+    assert (tmp_path / RECORD_NAME).is_file()
+
+
+def test_omitted_keys_and_seed(tmp_path):
+    rec = written(RunRecord.from_config(CFG, time.time(), "attribute", omit=("config_sha256", "seed", "tags")),
+                  tmp_path)
+    assert set(rec) == BASE | {"config", "wall_time_s"}
+    rec = written(RunRecord.from_config(CFG, time.time(), "train_gan", seed=CFG.train_seed, omit=("tags",)), tmp_path)
+    assert rec["seed"] == 3 and "tags" not in rec
+
+
+def test_record_without_config(tmp_path):
+    rec = written(RunRecord("train", "failed", {"reason": "r", "overrides": ["x=1"]}, recorded=()), tmp_path)
+    assert set(rec) == BASE | {"reason", "overrides"} and rec["status"] == "failed"
