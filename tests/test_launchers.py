@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from ganprint.utils.config import CONFIG_DIR
 from ganprint.utils.run_record import read_run_record
-from tests.helpers.hydra_cli import requires_fmnist, run_cli
+from tests.helpers.hydra_cli import compose_cfg, requires_fmnist, run_cli
 
 
 def test_submitit_slurm_launcher_resolves(tmp_path):
@@ -57,3 +59,11 @@ def test_ddp_on_two_processes_matches_one_process(tmp_path):
     # Same global batch and data; the order of samples differs (distributed sampler), so within a tolerance.
     assert abs(one["metrics"]["test/acc"] - two["metrics"]["test/acc"]) < 0.15
     assert one["metrics"]["test/acc"] > 0.6 and two["metrics"]["test/acc"] > 0.6
+
+
+@pytest.mark.parametrize("choice", ["in_process", "basic", "joblib", "submitit_slurm"])
+def test_reproduce_takes_the_launcher_group(choice, tmp_path):
+    # `launcher` is a config group for every entry point; ganprint-reproduce once kept a plain key of that name,
+    # so `ganprint-reproduce launcher=joblib` (as the README writes it) failed with "No match in the defaults list".
+    cfg = compose_cfg("reproduce", tmp_path, [f"launcher={choice}"])
+    assert cfg.launcher == choice
