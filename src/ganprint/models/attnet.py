@@ -27,8 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganprint.models.inputs import check_image_batch
 from ganprint.models.attnet_layout import AttNetLayout, attnet_layout
+from ganprint.models.inputs import check_image_batch
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear
 from ganprint.transforms.filters import band_residual, pyramid_down
 
