@@ -34,8 +34,8 @@ from ganprint.metrics.calibration import (
 )
 from ganprint.metrics.openset import SCORES, SplitOutputs, auroc, evaluate_open_set, fit_open_set
 from ganprint.models.checkpoint import load_attribution_module
+from ganprint.models.inference import net_outputs
 from ganprint.tasks.job import output_dir
-from ganprint.utils.pixels import to_signed
 from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
@@ -45,23 +45,6 @@ def pick_device(name: str | None) -> torch.device:
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-@torch.inference_mode()
-def model_outputs(net: torch.nn.Module, images: torch.Tensor, batch_size: int = 512,
-                  device: torch.device | str = "cpu", logits: bool = True,
-                  features: bool = True) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Logits and image fingerprints (``net.features``, if the network has it) of uint8 ``[N, C, H, W]`` images."""
-    net = net.eval().to(device)
-    features = features and hasattr(net, "features")
-    outs_l, outs_f = [], []
-    for i in range(0, len(images), batch_size):
-        x = to_signed(images[i : i + batch_size].to(device))
-        if logits:
-            outs_l.append(net(x).float().cpu())
-        if features:
-            outs_f.append(net.features(x).float().cpu())
-    return (torch.cat(outs_l) if logits else None), (torch.cat(outs_f) if features else None)
 
 
 def weights_digest(net: torch.nn.Module) -> str:
@@ -121,12 +104,12 @@ def split_outputs(net, dm: AttributionDataModule, split: str, num_known: int, ba
     if max_images and len(idx) > max_images:
         g = torch.Generator().manual_seed(seed)
         idx = idx[torch.randperm(len(idx), generator=g)[:max_images]].sort().values
-    lg, ft = model_outputs(net, images[idx], batch_size, device, logits=logits)
+    wanted = [name for name, want in (("logits", logits), ("features", hasattr(net, "features"))) if want]
+    out = net_outputs(net, images[idx], wanted, batch_size, device)
     y = labels[idx].clone()
     y[y >= num_known] = -1
-    if lg is None:
-        lg = torch.zeros(len(idx), num_known)
-    return SplitOutputs(split, lg, y, ft)
+    lg = out["logits"] if logits else torch.zeros(len(idx), num_known)
+    return SplitOutputs(split, lg, y, out.get("features"))
 
 
 def openset(cfg: DictConfig) -> dict[str, Any]:
