@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,8 @@ from ganprint.metrics.calibration import (
     fit_temperature,
     reliability_bins,
     reliability_diagram,
+    temperature_scaling_figure,
+    temperature_scaling_report,
 )
 
 
@@ -69,3 +73,24 @@ def test_reliability_diagram_is_a_png_with_one_panel_per_entry(tmp_path):
         arr = np.asarray(img.convert("L"))
     assert img.format == "PNG" and w > 1.5 * h  # two panels side by side
     assert arr.std() > 10  # something was drawn
+
+
+def test_temperature_scaling_report_on_hand_computed_values():
+    # 10 images at confidence 0.9 (logits ln 9, 0), 5 right: ECE 0.4, NLL the mean of -ln 0.9 and -ln 0.1.
+    logits = torch.tensor([[math.log(9.0), 0.0]] * 10)
+    labels = torch.tensor([0] * 5 + [1] * 5)
+    nll = (-math.log(0.9) - math.log(0.1)) / 2
+    assert temperature_scaling_report(logits, labels, 1.0) == pytest.approx(
+        {"temperature": 1.0, "ece_before": 0.4, "ece_after": 0.4, "nll_before": nll, "nll_after": nll}, abs=1e-6)
+    # A huge temperature flattens every image to 0.5 confidence, which is exactly its accuracy.
+    flat = temperature_scaling_report(logits, labels, 1e6, n_bins=10)
+    assert flat["ece_before"] == pytest.approx(0.4, abs=1e-6) and flat["ece_after"] == pytest.approx(0.0, abs=1e-5)
+    assert flat["nll_after"] == pytest.approx(math.log(2), abs=1e-5) and flat["temperature"] == 1e6
+
+
+def test_temperature_scaling_figure_draws_before_and_after(tmp_path):
+    logits, labels = calibrated_problem(n=500, seed=4)
+    path = temperature_scaling_figure(10 * logits, labels, 10.0, tmp_path / "figures" / "reliability.png")
+    with Image.open(path) as img:
+        w, h = img.size
+    assert path.name == "reliability.png" and img.format == "PNG" and w > 1.5 * h

@@ -20,6 +20,8 @@ from ganprint.metrics.openset import (
     OpenSetDetector,
     SplitOutputs,
     auroc,
+    auroc_per_unknown_source,
+    closed_set_accuracy,
     evaluate_open_set,
     fit_open_set,
     fit_threshold,
@@ -142,6 +144,30 @@ def test_open_set_accuracy_counts_unknown_as_a_class():
     assert acc["acc_known"] == pytest.approx(2 / 4) and acc["acc_unknown"] == pytest.approx(2 / 3)
     # Unknown labels may also be given as K or above.
     assert open_set_accuracy(pred, torch.tensor([0, 1, 1, 0, 3, 4, 3]), 3) == acc
+
+
+def test_closed_set_accuracy_overall_and_per_source():
+    logits = torch.tensor([[2.0, 0, 0], [0, 2.0, 0], [2.0, 0, 0], [0, 0, 2.0], [0, 2.0, 0]])
+    labels = torch.tensor([0, 1, 1, 2, 2])  # right, right, wrong, right, wrong
+    assert closed_set_accuracy(logits, labels, NAMES) == pytest.approx(
+        {"acc": 0.6, "acc_real": 1.0, "acc_synth0": 0.5, "acc_synth1": 0.5})
+    # A source without images reads NaN, not 0.
+    assert np.isnan(closed_set_accuracy(logits[:2], labels[:2], NAMES)["acc_synth1"])
+
+
+def test_auroc_per_unknown_source_scores_each_source_against_all_known_images():
+    det = OpenSetDetector(source_names=NAMES, temperature=1.0, thresholds={"msp": 0.0, "energy": 0.0})
+    logits = torch.tensor([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0], [4.0, 0, 0],   # known
+                           [0, 0, 0], [0.1, 0, 0],                               # gan_a: flatter than any known
+                           [5.0, 0, 0], [0, 0, 0.5]])                            # gan_b: one as confident as known
+    labels = torch.tensor([0, 1, 2, 0, -1, -1, -1, -1])
+    sources = torch.tensor([0, 1, 2, 0, 3, 3, 4, 4])
+    out = auroc_per_unknown_source(det, SplitOutputs("test", logits, labels), sources, ["gan_a", "gan_b"])
+    assert list(out) == ["auroc_msp_gan_a", "auroc_energy_gan_a", "auroc_msp_gan_b", "auroc_energy_gan_b"]
+    # gan_b: its confident image ties three known images (0.5 each) and outranks the fourth (0); its flat one is
+    # below all four: (1.5 + 4) / 8 known-unknown pairs.
+    assert out == pytest.approx({"auroc_msp_gan_a": 1.0, "auroc_energy_gan_a": 1.0,
+                                 "auroc_msp_gan_b": 5.5 / 8, "auroc_energy_gan_b": 5.5 / 8})
 
 
 # -- fitting only on the right splits ------------------------------------------------------------------

@@ -239,3 +239,58 @@ def test_batch_norm_option_adds_norm_layers_and_keeps_old_checkpoints_loadable()
     assert instantiate(normed.spec()).norm == "batch"
     with pytest.raises(ValueError, match="model.net.norm"):
         AttNet(3, 1, 32, norm="layer", **TINY)
+
+
+# -- checkpoint compatibility -------------------------------------------------------------------------
+# State-dict keys and shapes recorded from AttNet(3, 1, 32, **TINY) before its constructor was split into a layer
+# plan and the layer building: a checkpoint written by either version must load into the other.
+_CONV = {32: (4, 1, 8, 4), 16: (8, 8, 16, 8), 8: (16, 16, 32, 16)}  # (out0, in0, out1, in1) per block
+
+
+def _block(r, batch=False):
+    out0, in0, out1, in1 = _CONV[r]
+
+    def norm(name, c):
+        return [(f"local.{name}.weight", (c,)), (f"local.{name}.bias", (c,)), (f"local.{name}.running_mean", (c,)),
+                (f"local.{name}.running_var", (c,)), (f"local.{name}.num_batches_tracked", ())] if batch else []
+
+    return [(f"local.conv{r}_0.weight", (out0, in0, 3, 3)), (f"local.conv{r}_0.bias", (out0,)), *norm(f"norm{r}_0", out0),
+            (f"local.conv{r}_1.weight", (out1, in1, 3, 3)), (f"local.conv{r}_1.bias", (out1,)), *norm(f"norm{r}_1", out1)]
+
+
+_HEAD_DENSE = [("dense1.weight", (32, 512)), ("dense1.bias", (32,)), ("dense2.weight", (3, 32)), ("dense2.bias", (3,))]
+RECORDED_KEYS = {
+    ("full", 4, "none"): [
+        ("local.conv32_0.weight", (4, 1, 3, 3)), ("local.conv32_0.bias", (4,)),
+        ("local.conv32_1.weight", (8, 4, 3, 3)), ("local.conv32_1.bias", (8,)),
+        ("local.conv16_0.weight", (8, 8, 3, 3)), ("local.conv16_0.bias", (8,)),
+        ("local.conv16_1.weight", (16, 8, 3, 3)), ("local.conv16_1.bias", (16,)),
+        ("local.conv8_0.weight", (16, 16, 3, 3)), ("local.conv8_0.bias", (16,)),
+        ("local.conv8_1.weight", (32, 16, 3, 3)), ("local.conv8_1.bias", (32,)),
+        ("head.0.weight", (32, 32, 3, 3)), ("head.0.bias", (32,)), *_HEAD_DENSE],
+    ("postpool", 8, "batch"): [
+        *_block(32, batch=True), *_block(16, batch=True),
+        ("head.0.weight", (32, 16, 3, 3)), ("head.0.bias", (32,)),
+        ("head.1.weight", (32,)), ("head.1.bias", (32,)), ("head.1.running_mean", (32,)),
+        ("head.1.running_var", (32,)), ("head.1.num_batches_tracked", ()), *_HEAD_DENSE],
+    ("predownsample", 8, "none"): [
+        ("local.conv8_0.weight", (16, 1, 3, 3)), ("local.conv8_0.bias", (16,)),
+        ("local.conv8_1.weight", (32, 16, 3, 3)), ("local.conv8_1.bias", (32,)),
+        ("head.0.weight", (32, 32, 3, 3)), ("head.0.bias", (32,)), *_HEAD_DENSE],
+    ("residual", 4, "none"): [
+        ("local.conv8_0.weight", (16, 1, 3, 3)), ("local.conv8_0.bias", (16,)),
+        ("local.conv8_1.weight", (32, 16, 3, 3)), ("local.conv8_1.bias", (32,)),
+        ("head.0.weight", (32, 32, 3, 3)), ("head.0.bias", (32,)), *_HEAD_DENSE],
+    ("postpool", 32, "none"): [("head.0.weight", (32, 1, 3, 3)), ("head.0.bias", (32,)), *_HEAD_DENSE],
+}
+
+
+@pytest.mark.parametrize("mode,s,norm", list(RECORDED_KEYS))
+def test_state_dict_keys_and_shapes_are_the_recorded_ones(mode, s, norm):
+    net = AttNet(3, 1, 32, mode=mode, switching_res=s, norm=norm, **TINY)
+    assert [(k, tuple(v.shape)) for k, v in net.state_dict().items()] == RECORDED_KEYS[(mode, s, norm)]
+
+
+def test_recorded_block_helper_matches_the_literal_full_network():
+    # The helper that shortens the batch-norm list gives back the plain list written out above.
+    assert [*_block(32), *_block(16), *_block(8)] == RECORDED_KEYS[("full", 4, "none")][:12]

@@ -2,8 +2,10 @@
 reliability diagram.
 
 Temperature scaling (Guo et al., ICML 2017) divides the logits by one scalar ``T`` fitted on *validation* logits
-by minimising the negative log-likelihood; it changes confidences, never the predicted source. ECE comes from
-torchmetrics (``MulticlassCalibrationError``). Takes tensors only; may be imported by tasks and reporting.
+by minimising the negative log-likelihood; it changes confidences, never the predicted source.
+``temperature_scaling_report`` and ``temperature_scaling_figure`` measure and draw what it did on held-out logits.
+ECE comes from torchmetrics (``MulticlassCalibrationError``). Takes tensors only; may be imported by tasks and
+reporting.
 """
 
 from __future__ import annotations
@@ -60,6 +62,19 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
     return float(metric(probs.detach().float(), labels.detach().long()))
 
 
+def temperature_scaling_report(logits: torch.Tensor, labels: torch.Tensor, temperature: float,
+                               n_bins: int = DEFAULT_BINS) -> dict[str, float]:
+    """What temperature scaling did to held-out ``logits``: the temperature, and the ECE and NLL of
+    ``softmax(logits)`` (``*_before``) and of ``softmax(logits / temperature)`` (``*_after``)."""
+    return {
+        "temperature": temperature,
+        "ece_before": expected_calibration_error(calibrated_probs(logits, 1.0), labels, n_bins),
+        "ece_after": expected_calibration_error(calibrated_probs(logits, temperature), labels, n_bins),
+        "nll_before": float(F.cross_entropy(logits, labels)),
+        "nll_after": float(F.cross_entropy(logits / temperature, labels)),
+    }
+
+
 def reliability_bins(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = DEFAULT_BINS
                      ) -> dict[str, np.ndarray]:
     """Per equal-width confidence bin: mean confidence, accuracy and count (empty bins have NaN)."""
@@ -102,3 +117,11 @@ def reliability_diagram(panels: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
         ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
+
+
+def temperature_scaling_figure(logits: torch.Tensor, labels: torch.Tensor, temperature: float, path: str | Path,
+                               n_bins: int = DEFAULT_BINS) -> Path:
+    """The reliability diagram of ``logits`` before and after dividing them by ``temperature``, side by side."""
+    return reliability_diagram({"before temperature scaling": (calibrated_probs(logits, 1.0), labels),
+                                f"after (T = {temperature:.3f})": (calibrated_probs(logits, temperature), labels)},
+                               path, n_bins)

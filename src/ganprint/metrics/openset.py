@@ -10,6 +10,9 @@ positive class of AUROC and "TPR" is the fraction of known images kept).
 - ``fingerprint``: the largest cosine between the image fingerprint and a model fingerprint (attNet's Dense2
   weight rows, ``net.model_fingerprints``): the paper's fingerprint correlation.
 
+``evaluate_open_set`` measures a fitted detector on test images; ``auroc_per_unknown_source`` splits its AUROC by
+unknown source and ``closed_set_accuracy`` reports the known images' plain argmax accuracy beside it.
+
 Fitting is split-aware by construction: ``fit_open_set`` takes :class:`SplitOutputs` tagged with their split
 and refuses anything but training data for the Mahalanobis statistics and validation data for the temperature
 and thresholds, so the test split can never tune what it then measures. Takes tensors only; may be imported by
@@ -157,6 +160,15 @@ def open_set_accuracy(pred: torch.Tensor, labels: torch.Tensor, num_known: int) 
     unknown_acc = float(correct[unknown].mean()) if bool(unknown.any()) else float("nan")
     return {"acc": float(correct.mean()), "acc_known": known_acc, "acc_unknown": unknown_acc,
             "acc_balanced": float(np.nanmean([known_acc, unknown_acc]))}
+
+
+def closed_set_accuracy(logits: torch.Tensor, labels: torch.Tensor, names: list[str]) -> dict[str, float]:
+    """Argmax accuracy of known-source images, overall (``acc``) and per source (``acc_<name>``, class ``c`` =
+    ``names[c]``)."""
+    right = logits.argmax(-1) == labels
+    # Hand-written rather than torchmetrics: a source without test images reads NaN here, not a misleading 0.
+    return {"acc": float(right.float().mean()),
+            **{f"acc_{name}": float(right[labels == c].float().mean()) for c, name in enumerate(names)}}
 
 
 # -- split-tagged outputs and the fitted detector ----------------------------------------------------------
@@ -341,3 +353,17 @@ def evaluate_open_set(det: OpenSetDetector, test: SplitOutputs) -> dict[str, flo
             out[f"open_{key}_{name}"] = v
         out[f"test_tpr_{name}"] = float((s[known] >= det.thresholds[name]).float().mean())
     return out
+
+
+def auroc_per_unknown_source(det: OpenSetDetector, test: SplitOutputs, sources: torch.Tensor,
+                             unknown_names: list[str]) -> dict[str, float]:
+    """Per score and unknown source: AUROC of every known test image against that source's images alone
+    (``auroc_<score>_<source>``), so a protocol with several unknown sources shows which is hardest to reject.
+
+    ``sources`` ``[N]`` is each test image's source index: the known ones ``0..K-1``, then the unknown ones in
+    ``unknown_names`` order (``K + u``), as the data module numbers them."""
+    k = len(det.source_names)
+    known = test.labels >= 0
+    scores = det.scores(test.logits, test.features)
+    return {f"auroc_{name}_{uname}": auroc(s[known], s[sources == k + u])
+            for u, uname in enumerate(unknown_names) for name, s in scores.items()}

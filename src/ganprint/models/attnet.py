@@ -27,10 +27,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganprint.models.attnet_layout import AttNetLayout, attnet_layout
 from ganprint.models.inputs import check_image_batch
-from ganprint.models.receptive_field import ReceptiveField
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear
-from ganprint.transforms.filters import band_residual, levels_between, pyramid_down
+from ganprint.transforms.filters import band_residual, pyramid_down
 
 MODES = ("full", "predownsample", "residual", "postpool")
 NORMS = ("none", "batch")
@@ -90,10 +90,8 @@ class AttNet(nn.Module):
         num_classes, in_channels, resolution = int(num_classes), int(in_channels), int(resolution)
         fmap_base, fmap_max, fingerprint_dim = int(fmap_base), int(fmap_max), int(fingerprint_dim)
         mode, switching_res, norm = str(mode), int(switching_res), str(norm)
-        _validate(num_classes, in_channels, resolution, fmap_base, fmap_max, fingerprint_dim, mode, switching_res)
-        if norm not in NORMS:
-            raise ValueError(f"unknown attNet norm {norm!r}; set model.net.norm (scale.attnet.norm) to one of "
-                             f"{', '.join(NORMS)}.")
+        _validate(num_classes, in_channels, resolution, fmap_base, fmap_max, fingerprint_dim, mode, switching_res,
+                  norm)
         self._kwargs: dict[str, Any] = {
             "num_classes": num_classes, "in_channels": in_channels, "resolution": resolution,
             "fmap_base": fmap_base, "fmap_max": fmap_max, "fingerprint_dim": fingerprint_dim,
@@ -103,54 +101,17 @@ class AttNet(nn.Module):
         self.fingerprint_dim, self.mode, self.switching_res = fingerprint_dim, mode, switching_res
         self.norm = norm
 
-        def normalize(channels: int) -> nn.Module:
-            return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
-
-        def nf(stage: int) -> int:
-            return min(int(fmap_base / 2.0**stage), fmap_max)
-
-        # What reaches the first convolution, and at which resolution.
-        field = ReceptiveField()
-        if mode == "predownsample" and switching_res < resolution:
-            levels = levels_between(resolution, switching_res)
-            self.preprocess: nn.Module = _LowPass(levels)
-            field, start = field.pyramid_down(levels), switching_res
-        elif mode == "residual":
-            levels = levels_between(resolution, 2 * switching_res)
-            self.preprocess = _BandResidual(switching_res)
-            fine = field.pyramid_down(levels)
-            field, start = fine.union(fine.pyramid_down().pyramid_up()), 2 * switching_res
-        else:
-            self.preprocess = nn.Identity()
-            start = resolution
-        # Learned blocks: every resolution above 4 from `start` down, or above s only (postpool).
-        lowest = 2 * switching_res if mode == "postpool" else 8
-        learned = [r for r in (start >> i for i in range(start.bit_length())) if r >= max(lowest, 8)]
-
-        layers: OrderedDict[str, nn.Module] = OrderedDict()
-        ch = in_channels
-        for i, r in enumerate(learned):
-            if i:
-                layers[f"pool{2 * r}"] = nn.AvgPool2d(2)
-                field = field.pool(2)
-            stage = r.bit_length() - 1
-            layers[f"conv{r}_0"] = EqualizedConv2d(ch, nf(stage - 1), 3)
-            if norm != "none":
-                layers[f"norm{r}_0"] = normalize(nf(stage - 1))
-            layers[f"act{r}_0"] = nn.LeakyReLU(0.2)
-            layers[f"conv{r}_1"] = EqualizedConv2d(nf(stage - 1), nf(stage - 2), 3)
-            if norm != "none":
-                layers[f"norm{r}_1"] = normalize(nf(stage - 2))
-            layers[f"act{r}_1"] = nn.LeakyReLU(0.2)
-            field = field.conv(3).conv(3)
-            ch = nf(stage - 2)
-        self.local = nn.Sequential(layers)
-        self._field = field
-        last = learned[-1] if learned else start
+        layout = attnet_layout(resolution, mode, switching_res)
+        self._field = layout.output_field
+        # Module creation order is the order parameters draw their initial values: keep it (seeded runs).
+        self.preprocess = _preprocess(layout, switching_res)
+        self.local, ch = _trunk(layout.blocks, in_channels, fmap_base, fmap_max, norm)
         # One k x k average pool equals repeated 2x2 pools exactly.
-        self.pool = nn.AvgPool2d(last // 4) if last > 4 else nn.Identity()
-        self.head = nn.Sequential(EqualizedConv2d(ch, nf(1), 3), normalize(nf(1)), nn.LeakyReLU(0.2), nn.Flatten())
-        self.dense1 = EqualizedLinear(nf(1) * 16, fingerprint_dim)
+        self.pool = nn.AvgPool2d(layout.last // 4) if layout.last > 4 else nn.Identity()
+        width = _nf(1, fmap_base, fmap_max)
+        self.head = nn.Sequential(EqualizedConv2d(ch, width, 3), _normalize(norm, width), nn.LeakyReLU(0.2),
+                                  nn.Flatten())
+        self.dense1 = EqualizedLinear(width * 16, fingerprint_dim)
         self.act = nn.LeakyReLU(0.2)
         self.dense2 = EqualizedLinear(fingerprint_dim, num_classes, gain=1.0)
 
@@ -199,8 +160,46 @@ class AttNet(nn.Module):
         check_image_batch(x, self.in_channels, self.resolution, "AttNet")
 
 
+def _nf(stage: int, fmap_base: int, fmap_max: int) -> int:
+    """Channels of a stage: a block at 2^R x 2^R has nf(R-1) then nf(R-2) maps."""
+    return min(int(fmap_base / 2.0**stage), fmap_max)
+
+
+def _normalize(norm: str, channels: int) -> nn.Module:
+    return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
+
+
+def _preprocess(layout: AttNetLayout, switching_res: int) -> nn.Module:
+    """The fixed filter before the first convolution."""
+    if layout.preprocess == "lowpass":
+        return _LowPass(layout.lowpass_levels)
+    if layout.preprocess == "band_residual":
+        return _BandResidual(switching_res)
+    return nn.Identity()
+
+
+def _trunk(blocks: tuple[int, ...], in_channels: int, fmap_base: int, fmap_max: int,
+           norm: str) -> tuple[nn.Sequential, int]:
+    """The learned blocks (``conv{r}_{0,1}``, ``norm{r}_{0,1}`` with batch norm, ``act{r}_{0,1}``, a 2x2 pool
+    ``pool{2r}`` between blocks) and the channel count they end with. The names are checkpoint keys."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    ch = in_channels
+    for i, r in enumerate(blocks):
+        if i:
+            layers[f"pool{2 * r}"] = nn.AvgPool2d(2)
+        stage = r.bit_length() - 1
+        for j in (0, 1):
+            width = _nf(stage - 1 - j, fmap_base, fmap_max)
+            layers[f"conv{r}_{j}"] = EqualizedConv2d(ch, width, 3)
+            if norm != "none":
+                layers[f"norm{r}_{j}"] = _normalize(norm, width)
+            layers[f"act{r}_{j}"] = nn.LeakyReLU(0.2)
+            ch = width
+    return nn.Sequential(layers), ch
+
+
 def _validate(num_classes: int, in_channels: int, resolution: int, fmap_base: int, fmap_max: int,
-              fingerprint_dim: int, mode: str, switching_res: int) -> None:
+              fingerprint_dim: int, mode: str, switching_res: int, norm: str) -> None:
     if mode not in MODES:
         raise ValueError(f"unknown attNet mode {mode!r}; set model.net.mode (or variant=none|predownsample|"
                          f"residual|postpool) to one of {', '.join(MODES)}.")
@@ -220,3 +219,6 @@ def _validate(num_classes: int, in_channels: int, resolution: int, fmap_base: in
     if fmap_base < resolution // 2:
         raise ValueError(f"model.net.fmap_base {fmap_base} leaves the {resolution}x{resolution} block without "
                          f"channels; set it (scale.fmap_base) to at least {resolution // 2}.")
+    if norm not in NORMS:
+        raise ValueError(f"unknown attNet norm {norm!r}; set model.net.norm (scale.attnet.norm) to one of "
+                         f"{', '.join(NORMS)}.")

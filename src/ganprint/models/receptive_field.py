@@ -2,7 +2,7 @@
 
 ``ReceptiveField`` tracks, for one feature map, the side (in input pixels) of the input square that one of its
 positions depends on and the input-pixel distance between neighbouring positions ("jump"). Used by
-``models.attnet`` to report the patch size of the post-pooling variants (the paper's Table 5). Sizes are the
+``models.attnet_layout`` to report the patch size of the post-pooling variants (the paper's Table 5). Sizes are the
 maximum over positions and ignore image borders (reflect padding folds a border field back into the image).
 """
 

@@ -11,12 +11,16 @@ e.g. ``perturb.std``) and its ``values``, and expands to one column per value (o
 curve, one line per row (rows sharing a ``label`` share a line). A row's ``columns`` may name curves as well as
 columns; ``clean`` names the column plotted at each curve's ``clean_at`` severity.
 
-Plain data and parsing only (imports ``errors`` and ``utils``): ``pipeline/`` plans runs from these specs and
-``reporting/`` lays out their tables, so it sits below both and may be imported by either.
+The keys a file may hold, their types and defaults are declared in ``runstore/spec_schema.py``, which checks a
+file key by key; this module checks what spans keys (unique column names, ``clean``) and expands rows x columns
+into cells and jobs. Plain data and parsing only (imports ``errors`` and ``runstore.spec_schema``):
+``pipeline/`` plans runs from these specs and ``reporting/`` lays out their tables, so it sits below both and may
+be imported by either.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,13 +28,18 @@ from typing import Any
 import yaml
 
 from ganprint.errors import ConfigError
+from ganprint.runstore.spec_schema import (
+    ENTRIES,
+    ENTRY_CONFIG,
+    ColumnEntry,
+    CurveEntry,
+    ParentEntry,
+    SpecFile,
+    read_spec_file,
+)
 
-# The entry points a spec's job may name, each with the Hydra config it composes (conf/<name>.yaml). An entry
-# is also the name of its command-line module (``python -m ganprint.<entry>``). Plain data so that this low
-# package can check specs; tasks/table.py holds the full table of tasks and a test keeps the two in step.
-ENTRY_CONFIG = {"train": "train", "evaluate": "eval", "openset": "openset", "train_gan": "train_gan"}
-ENTRIES = tuple(ENTRY_CONFIG)
-
+__all__ = ["ENTRIES", "ENTRY_CONFIG", "Cell", "CurveSpec", "ExperimentSpec", "FigureSpec", "JobSpec", "is_accuracy",
+           "load_spec", "load_specs", "merge_jobs", "seeds_for"]
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -126,40 +135,24 @@ def merge_jobs(jobs: list[JobSpec]) -> list[JobSpec]:
     return list(merged.values())
 
 
-def _job(entry: str, overrides: list[str], parent: dict | None, where: str, seeds: int = 0) -> JobSpec:
-    if entry not in ENTRIES:
-        raise ConfigError(f"{where}: unknown entry {entry!r}; use one of {ENTRIES}.")
-    parent_job = None
-    parent_arg = "ckpt"
-    if parent:
-        parent_job = _job(parent.get("entry", "train"), [*parent.get("common", []), *parent.get("overrides", [])],
-                          parent.get("parent"), where)
-        parent_arg = parent.get("as", "ckpt")
-        if parent_arg not in ("ckpt", "init_ckpt"):
-            raise ConfigError(f"{where}: parent `as` must be ckpt or init_ckpt, not {parent_arg!r}.")
-    return JobSpec(entry, tuple(str(o) for o in overrides), parent_job, parent_arg, int(seeds))
+def _job(entry: str, overrides: list[str], parent: ParentEntry | None, seeds: int = 0) -> JobSpec:
+    """A job and its chain of parents; a parent's own ``common`` overrides go before its ``overrides``."""
+    parent_job = None if parent is None else _job(parent.entry, [*parent.common, *parent.overrides], parent.parent)
+    return JobSpec(entry, tuple(overrides), parent_job, parent.as_ if parent else "ckpt", seeds)
 
 
-def _curve_columns(data: dict, where: str) -> tuple[list[CurveSpec], list[dict]]:
-    """Expand ``curves`` into CurveSpecs and the plain column dicts (one per severity) that fill them."""
-    curves, columns = [], []
-    for i, cur in enumerate(data.get("curves") or []):
-        name, param, values = cur.get("name"), cur.get("param"), cur.get("values")
-        if not name or not param or "=" in str(param):
-            raise ConfigError(f"{where}: curves[{i}] needs a `name` and a `param` (a config key such as perturb.std).")
-        if not isinstance(values, list) or not values or \
-                not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            raise ConfigError(f"{where}: curve {name!r} needs `values`, a non-empty list of numbers (severities).")
-        short = str(param).rsplit(".", 1)[-1]
-        names = [f"{name} {short}={v}" for v in values]
-        for col, v in zip(names, values, strict=True):
-            columns.append({"name": col, "overrides": [*cur.get("overrides", []), f"{param}={v}"],
-                            "metric": cur.get("metric", "test/acc"), **({"rows": cur["rows"]} if cur.get("rows") else {})})
-        clean_at = cur.get("clean_at")
-        curves.append(CurveSpec(str(name), str(param), [float(v) for v in values], names,
-                                str(cur.get("xlabel", param)), None if clean_at is None else float(clean_at),
-                                bool(cur.get("invert", False))))
-    return curves, columns
+def _curve_columns(curves: list[CurveEntry]) -> tuple[list[CurveSpec], list[ColumnEntry]]:
+    """Each curve as a CurveSpec and the columns (one per severity, named ``<curve> <param>=<value>``) it draws."""
+    specs, columns = [], []
+    for cur in curves:
+        short = cur.param.rsplit(".", 1)[-1]
+        names = [f"{cur.name} {short}={v}" for v in cur.values]
+        columns += [ColumnEntry(name=n, overrides=[*cur.overrides, f"{cur.param}={v}"], metric=cur.metric, rows=cur.rows)
+                    for n, v in zip(names, cur.values, strict=True)]
+        specs.append(CurveSpec(cur.name, cur.param, [float(v) for v in cur.values], names,
+                               cur.param if cur.xlabel is None else cur.xlabel,
+                               None if cur.clean_at is None else float(cur.clean_at), cur.invert))
+    return specs, columns
 
 
 def is_accuracy(metric: str) -> bool:
@@ -168,68 +161,53 @@ def is_accuracy(metric: str) -> bool:
     return name == "acc" or name.startswith("acc_") or "_acc" in name
 
 
-def _chance(value: Any, where: str) -> float | str | None:
-    if value is None or value == "sources":
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1:
-        return float(value)
-    raise ConfigError(f"{where}: `chance` is {value!r}; write a fraction between 0 and 1, or `sources` when it is "
-                      f"1 / the number of sources, which the scale decides.")
+def _cells(file: SpecFile, columns: list[ColumnEntry], curves: list[CurveSpec]) -> list[Cell]:
+    """One cell per row and column the two allow: ``common + row + column`` overrides, on the row's parent."""
+    by_curve = {c.name: c.columns for c in curves}
+    cells = []
+    for row in file.rows:
+        # a row may name whole curves among its columns
+        allowed = {c for n in row.columns for c in by_curve.get(n, [n])}
+        parent = None if row.parent is None else dataclasses.replace(row.parent,
+                                                                     common=[*file.common, *row.parent.common])
+        for col in columns:
+            if (col.rows and row.name not in col.rows) or (row.columns and col.name not in allowed):
+                continue
+            job = _job(row.entry or col.entry or file.entry, [*file.common, *row.overrides, *col.overrides], parent,
+                       row.seeds)
+            cells.append(Cell(row.name, col.name, job, col.metric,
+                              is_accuracy(col.metric) if col.percent is None else col.percent))
+    return cells
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML ({exc}); fix the file.") from exc
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:
     """Parse and check one spec file; errors name the file and key."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML ({exc}); fix the file.") from exc
     where = str(path)
-    for key in ("id", "title"):
-        if key not in data:
-            raise ConfigError(f"{where}: missing `{key}`; every spec needs id and title.")
-    spec = ExperimentSpec(id=str(data["id"]), title=str(data["title"]), path=path,
-                          paper_ref=str(data.get("paper_ref", "")), description=str(data.get("description", "")),
-                          chance=_chance(data.get("chance"), where), notes=str(data.get("notes", "")))
-    common = list(data.get("common", []))
-    default_entry = data.get("entry", "train")
-    paper = data.get("paper") or {}
-    spec.paper_approx = bool(paper.get("approx", True))
-    spec.paper = {str(k): dict(v) for k, v in (paper.get("values") or {}).items()}
-    spec.curves, curve_columns = _curve_columns(data, where)
-    columns = [*(data.get("columns") or []), *curve_columns]
-    if len({str(c["name"]) for c in columns}) < len(columns):
+    file = read_spec_file(_read_yaml(path), where)
+    curves, curve_columns = _curve_columns(file.curves)
+    columns = [*file.columns, *curve_columns]
+    names = [c.name for c in columns]
+    if len(set(names)) < len(names):
         raise ConfigError(f"{where}: two columns (or curve points) share a name; rename one.")
-    by_curve = {c.name: c.columns for c in spec.curves}
-    spec.clean_column = str(data["clean"]) if data.get("clean") else None
-    if spec.clean_column and spec.clean_column not in {str(c["name"]) for c in columns}:
-        raise ConfigError(f"{where}: `clean: {spec.clean_column}` names no column; name the unperturbed column.")
-    for row in data.get("rows") or []:
-        spec.rows.append(str(row["name"]))
-        if row.get("label"):
-            spec.row_labels[str(row["name"])] = str(row["label"])
-        # a row may name whole curves among its columns
-        allowed = {c for n in row.get("columns") or [] for c in by_curve.get(n, [n])}
-        for col in columns:
-            if str(col["name"]) not in spec.columns:
-                spec.columns.append(str(col["name"]))
-            if (col.get("rows") and row["name"] not in col["rows"]) or \
-                    (row.get("columns") and col["name"] not in allowed):
-                continue
-            overrides = [*common, *row.get("overrides", []), *col.get("overrides", [])]
-            parent = row.get("parent")
-            if parent is not None:
-                parent = {**parent, "common": [*common, *parent.get("common", [])]}
-            seeds = row.get("seeds", 0)
-            if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 0:
-                raise ConfigError(f"{where}: row {row['name']!r} has `seeds: {seeds!r}`; write a whole number of "
-                                  "seeds (the least this row runs, whatever the reproduction's `seeds`).")
-            job = _job(row.get("entry", col.get("entry", default_entry)), overrides, parent, where, seeds)
-            spec.cells.append(Cell(str(row["name"]), str(col["name"]), job, str(col.get("metric", "test/acc")),
-                                   bool(col.get("percent", is_accuracy(str(col.get("metric", "test/acc")))))))
-    for fig in data.get("figures") or []:
-        job = _job(fig.get("entry", default_entry), [*common, *fig.get("overrides", [])], None, where)
-        spec.figures.append(FigureSpec(str(fig["name"]), job, str(fig["file"]), str(fig.get("caption", ""))))
+    if file.clean and file.clean not in names:
+        raise ConfigError(f"{where}: `clean: {file.clean}` names no column; name the unperturbed column.")
+    spec = ExperimentSpec(
+        id=file.id, title=file.title, path=path, paper_ref=file.paper_ref, description=file.description,
+        chance=float(file.chance) if isinstance(file.chance, int | float) else file.chance,
+        rows=[r.name for r in file.rows], columns=names if file.rows else [],
+        cells=_cells(file, columns, curves), paper=file.paper.values, paper_approx=file.paper.approx,
+        notes=file.notes, curves=curves, clean_column=file.clean or None,
+        row_labels={r.name: r.label for r in file.rows if r.label},
+        figures=[FigureSpec(f.name, _job(f.entry or file.entry, [*file.common, *f.overrides], None), f.file, f.caption)
+                 for f in file.figures])
     if not spec.cells and not spec.figures:
         raise ConfigError(f"{where}: no rows x columns and no figures; a spec must say which runs fill it.")
     return spec

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ganprint.data import AttributionDataModule
 from ganprint.metrics.frechet import fd_ratio
@@ -43,17 +42,6 @@ def content_data(datamodule: AttributionDataModule) -> tuple[np.ndarray, np.ndar
     keys = [k for k in real.keys() if not k.startswith("test:") and k not in held_out][: content_image_budget(datamodule)]
     images = real.load(keys, datamodule.resolution, datamodule.channels).images
     return images, real.labels(keys)
-
-
-@torch.no_grad()
-def fingerprints(net: torch.nn.Module, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Image fingerprints (``net.features``) of uint8 ``[N, H, W, C]`` images."""
-    from ganprint.data import to_float
-
-    net = net.eval()
-    device = next(net.parameters()).device
-    out = [net.features(to_float(images[i : i + batch_size]).to(device)).cpu() for i in range(0, len(images), batch_size)]
-    return torch.cat(out).numpy()
 
 
 def fd_ratio_metrics(features: np.ndarray, labels: np.ndarray, names: list[str], seed: int) -> dict[str, Any]:

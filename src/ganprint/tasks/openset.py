@@ -30,12 +30,21 @@ from ganprint.errors import ConfigError
 from ganprint.metrics.calibration import (
     calibrated_probs,
     expected_calibration_error,
-    reliability_diagram,
+    temperature_scaling_figure,
+    temperature_scaling_report,
 )
-from ganprint.metrics.openset import SCORES, SplitOutputs, auroc, evaluate_open_set, fit_open_set
+from ganprint.metrics.openset import (
+    SCORES,
+    OpenSetDetector,
+    SplitOutputs,
+    auroc_per_unknown_source,
+    closed_set_accuracy,
+    evaluate_open_set,
+    fit_open_set,
+)
 from ganprint.models.checkpoint import load_attribution_module
+from ganprint.models.inference import net_outputs
 from ganprint.tasks.job import output_dir
-from ganprint.utils.pixels import to_signed
 from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
@@ -45,23 +54,6 @@ def pick_device(name: str | None) -> torch.device:
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-@torch.inference_mode()
-def model_outputs(net: torch.nn.Module, images: torch.Tensor, batch_size: int = 512,
-                  device: torch.device | str = "cpu", logits: bool = True,
-                  features: bool = True) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Logits and image fingerprints (``net.features``, if the network has it) of uint8 ``[N, C, H, W]`` images."""
-    net = net.eval().to(device)
-    features = features and hasattr(net, "features")
-    outs_l, outs_f = [], []
-    for i in range(0, len(images), batch_size):
-        x = to_signed(images[i : i + batch_size].to(device))
-        if logits:
-            outs_l.append(net(x).float().cpu())
-        if features:
-            outs_f.append(net.features(x).float().cpu())
-    return (torch.cat(outs_l) if logits else None), (torch.cat(outs_f) if features else None)
 
 
 def weights_digest(net: torch.nn.Module) -> str:
@@ -121,12 +113,56 @@ def split_outputs(net, dm: AttributionDataModule, split: str, num_known: int, ba
     if max_images and len(idx) > max_images:
         g = torch.Generator().manual_seed(seed)
         idx = idx[torch.randperm(len(idx), generator=g)[:max_images]].sort().values
-    lg, ft = model_outputs(net, images[idx], batch_size, device, logits=logits)
+    wanted = [name for name, want in (("logits", logits), ("features", hasattr(net, "features"))) if want]
+    out = net_outputs(net, images[idx], wanted, batch_size, device)
     y = labels[idx].clone()
     y[y >= num_known] = -1
-    if lg is None:
-        lg = torch.zeros(len(idx), num_known)
-    return SplitOutputs(split, lg, y, ft)
+    lg = out["logits"] if logits else torch.zeros(len(idx), num_known)
+    return SplitOutputs(split, lg, y, out.get("features"))
+
+
+def protocol_outputs(net, dm: AttributionDataModule, num_known: int, opts, seed: int
+                     ) -> tuple[SplitOutputs | None, SplitOutputs, SplitOutputs]:
+    """The network's outputs on train (fingerprints only, when the Mahalanobis score needs them), val and test."""
+    device = pick_device(opts.get("device", "auto"))
+    bs = int(opts.get("batch_size", 512))
+    needs_train = "mahalanobis" in list(opts.get("scores") or SCORES) and hasattr(net, "features")
+    train = (split_outputs(net, dm, "train", num_known, bs, device, opts.get("max_fit_images"), seed, logits=False)
+             if needs_train else None)
+    val = split_outputs(net, dm, "val", num_known, bs, device)
+    test = split_outputs(net, dm, "test", num_known, bs, device)
+    return train, val, test
+
+
+def fit_detector(cfg: DictConfig, net, train: SplitOutputs | None, val: SplitOutputs, known_names: list[str],
+                 unknown_names: list[str]) -> OpenSetDetector:
+    """Temperature, thresholds and score statistics from train and val, tagged with the checkpoint they fit."""
+    opts = cfg.get("openset") or {}
+    det = fit_open_set(train, val, known_names, scores=list(opts.get("scores") or SCORES),
+                       score=str(opts.get("score", "auto")), tpr=float(opts.get("tpr", 0.95)),
+                       model_fingerprints=getattr(net, "model_fingerprints", None),
+                       calibrate=bool(opts.get("calibrate", True)))
+    det.info.update({"ckpt_path": str(cfg.ckpt), "weights_sha256": weights_digest(net),
+                     "unknown_sources": unknown_names,
+                     "protocol": f"{cfg.sources.get('name')}-vs-{cfg.unknown.get('name')}"})
+    return det
+
+
+def protocol_metrics(det: OpenSetDetector, val: SplitOutputs, test: SplitOutputs, test_sources: torch.Tensor,
+                     unknown_names: list[str], n_bins: int) -> dict[str, float]:
+    """The run record's metrics, under the names experiment specs read: ``test/acc*`` (closed set),
+    ``calibration/*`` and ``openset/*``."""
+    known = test.known()
+    metrics = {f"test/{key}": v for key, v in closed_set_accuracy(known.logits, known.labels, det.source_names).items()}
+    # Calibration is measured on known test images: unknown images have no right answer to be calibrated to.
+    report = temperature_scaling_report(known.logits, known.labels, det.temperature, n_bins)
+    metrics.update({f"calibration/{key}": v for key, v in report.items()})
+    metrics["calibration/val_ece_before"] = expected_calibration_error(calibrated_probs(val.logits), val.labels, n_bins)
+    metrics.update({f"openset/{key}": v for key, v in evaluate_open_set(det, test).items()})
+    if len(unknown_names) > 1:  # with one unknown source these are the overall AUROCs again
+        per_source = auroc_per_unknown_source(det, test, test_sources, unknown_names)
+        metrics.update({f"openset/{key}": v for key, v in per_source.items()})
+    return metrics
 
 
 def openset(cfg: DictConfig) -> dict[str, Any]:
@@ -140,63 +176,17 @@ def openset(cfg: DictConfig) -> dict[str, Any]:
     dm.prepare_data()
     dm.setup()
     checked_training_overlap = check_training_overlap(cfg.ckpt, dm)
-    k = len(known_names)
-    device = pick_device(opts.get("device", "auto"))
-    bs = int(opts.get("batch_size", 512))
-    net = module.net
-    scores = list(opts.get("scores") or SCORES)
-    seed = int(cfg.get("seed") or 0)
-
-    needs_train = "mahalanobis" in scores and hasattr(net, "features")
-    train = (split_outputs(net, dm, "train", k, bs, device, opts.get("max_fit_images"), seed, logits=False)
-             if needs_train else None)
-    val = split_outputs(net, dm, "val", k, bs, device)
-    test = split_outputs(net, dm, "test", k, bs, device)
-    fps = getattr(net, "model_fingerprints", None)
-    det = fit_open_set(train, val, known_names, scores=scores, score=str(opts.get("score", "auto")),
-                       tpr=float(opts.get("tpr", 0.95)), model_fingerprints=fps,
-                       calibrate=bool(opts.get("calibrate", True)))
-    det.info.update({"ckpt_path": str(cfg.ckpt), "weights_sha256": weights_digest(net),
-                     "unknown_sources": unknown_names,
-                     "protocol": f"{cfg.sources.get('name')}-vs-{cfg.unknown.get('name')}"})
-
-    metrics: dict[str, float] = {}
-    known_test = test.known()
-    closed = known_test.logits.argmax(-1) == known_test.labels
-    metrics["test/acc"] = float(closed.float().mean())
-    for c, name in enumerate(known_names):
-        metrics[f"test/acc_{name}"] = float(closed[known_test.labels == c].float().mean())
-    # Calibration is measured on known test images: unknown images have no right answer to be calibrated to.
+    train, val, test = protocol_outputs(module.net, dm, len(known_names), opts, int(cfg.get("seed") or 0))
+    det = fit_detector(cfg, module.net, train, val, known_names, unknown_names)
     n_bins = int(opts.get("n_bins", 15))
-    before = calibrated_probs(known_test.logits, 1.0)
-    after = calibrated_probs(known_test.logits, det.temperature)
-    metrics.update({
-        "calibration/temperature": det.temperature,
-        "calibration/ece_before": expected_calibration_error(before, known_test.labels, n_bins),
-        "calibration/ece_after": expected_calibration_error(after, known_test.labels, n_bins),
-        "calibration/nll_before": float(torch.nn.functional.cross_entropy(known_test.logits, known_test.labels)),
-        "calibration/nll_after": float(torch.nn.functional.cross_entropy(known_test.logits / det.temperature,
-                                                                         known_test.labels)),
-        "calibration/val_ece_before": expected_calibration_error(calibrated_probs(val.logits), val.labels, n_bins),
-    })
-    metrics.update({f"openset/{key}": v for key, v in evaluate_open_set(det, test).items()})
-    # Per unknown source, so a leave-one-out protocol shows which held-out source is hardest to reject.
-    _, test_labels = dm.data["test"]
-    if len(unknown_names) > 1:
-        all_scores = det.scores(test.logits, test.features)
-        known_mask = test.labels >= 0
-        for u, uname in enumerate(unknown_names):
-            m = test_labels == k + u
-            for name, s in all_scores.items():
-                metrics[f"openset/auroc_{name}_{uname}"] = auroc(s[known_mask], s[m])
+    metrics = protocol_metrics(det, val, test, dm.data["test"][1], unknown_names, n_bins)
 
     out = output_dir(cfg)
     calibration_path = det.save(out / "calibration.json")
-    figure = reliability_diagram({"before temperature scaling": (before, known_test.labels),
-                                  f"after (T = {det.temperature:.3f})": (after, known_test.labels)},
-                                 out / "figures" / "reliability.png", n_bins)
+    known_test = test.known()
+    figure = temperature_scaling_figure(known_test.logits, known_test.labels, det.temperature,
+                                        out / "figures" / "reliability.png", n_bins)
     dm.manifest.write(out / "manifest.csv")
-    counts = dm.manifest.counts()
     RunRecord.from_config(
         cfg, start, cfg.get("task_name", "openset"), metrics=metrics, sources=known_names,
         unknown_sources=unknown_names, protocol=det.info["protocol"], ckpt_path=str(cfg.ckpt),
@@ -206,7 +196,7 @@ def openset(cfg: DictConfig) -> dict[str, Any]:
         test_data_used_for_fitting=False, checked_against_training_manifest=checked_training_overlap,
         n_test={"known": int((test.labels >= 0).sum()), "unknown": int((test.labels < 0).sum())},
         calibration_path=str(calibration_path), figures={"reliability": str(figure)}, data=dm.summary(),
-        counts=counts, manifest_sha256=dm.manifest.sha256,
+        counts=dm.manifest.counts(), manifest_sha256=dm.manifest.sha256,
     ).write(out)
     print_summary(metrics, det.available, round(det.tpr * 100))
     log.info("open-set calibration written to %s", calibration_path)

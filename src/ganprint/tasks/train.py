@@ -23,6 +23,7 @@ from ganprint.models.checkpoint import (
     load_net_weights,
     read_checkpoint,
 )
+from ganprint.models.inference import net_outputs
 from ganprint.tasks.audit import audit_before_training
 from ganprint.tasks.job import output_dir
 from ganprint.utils.atomic import atomic_write, atomic_write_text
@@ -174,7 +175,7 @@ def analyse(cfg: DictConfig, datamodule: AttributionDataModule, model: pl.Lightn
             log_images(trainer.loggers, {f"figures/{key}": path})
     if not (opts.get("fd_ratio") or opts.get("tsne")) or not hasattr(model.net, "features"):
         return out
-    feats = analysis.fingerprints(model.net, sx)
+    feats = net_outputs(model.net, sx, ["features"])["features"].numpy()
     if opts.get("fd_ratio"):
         out.update(analysis.fd_ratio_metrics(feats, sy, datamodule.source_names, int(cfg.seed or 0)))
     if opts.get("tsne"):

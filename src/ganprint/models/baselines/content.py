@@ -29,6 +29,7 @@ from torch import nn
 from ganprint.errors import ConfigError
 from ganprint.models.baselines.base import Baseline, check_images, check_labels
 from ganprint.models.baselines.knn import DEFAULT_K_GRID, usable_k
+from ganprint.models.inference import net_outputs
 from ganprint.utils.atomic import atomic_write
 from ganprint.utils.pixels import to_signed
 
@@ -135,12 +136,9 @@ def rich_track_adapter(items: Iterable[Any], description: str, total: int) -> It
     return rich_track(items, description=description, total=total, transient=True)
 
 
-@torch.no_grad()
 def embed_images(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """``model.embed`` over uint8 images in batches; float32 ``[N, D]``."""
-    model.eval()
-    out = [model.embed(to_tensor(x[i : i + batch_size])).float().numpy() for i in range(0, len(x), batch_size)]
-    return np.concatenate(out).astype(np.float32)
+    return net_outputs(model, x, ["embed"], batch_size)["embed"].numpy()
 
 
 class ContentKNNBaseline(Baseline):
