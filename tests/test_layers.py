@@ -4,7 +4,7 @@ An ``ast`` walk over the package maps each import, function-level ones included,
 module) it comes from and goes to, and checks it against the layers, bottom to top:
 
     errors, utils · runstore · nn, transforms, data · models, gans, metrics · reporting · callbacks · pipeline · tasks ·
-    command-line shells (train.py, evaluate.py, ..., bench/)
+    command-line shells (train.py, evaluate.py, ...)
 
 ``callbacks/`` sits above ``reporting/``: a callback holds the model during a run and hands arrays to
 reporting's figure code (``VisNetFigures`` -> ``reporting.fingerprint_figures``), as tasks/analysis.py does for
@@ -13,6 +13,9 @@ t-SNE and spectra; reporting itself never sees a model or a callback.
 An import may go down any number of layers or sideways within a layer, except across the walls the design names:
 data/ and transforms/ know nothing of models/ or gans/, and models/ and gans/ know nothing of data/.
 ``python -m pytest tests/test_layers.py -q`` lists every offending import with its file and line.
+
+The developer benchmark (``benchmarks/``, beside ``src/``) is not part of the package and is not walked: it sits
+above everything and may import any of it.
 """
 
 from __future__ import annotations
@@ -36,10 +39,9 @@ LAYERS: list[set[str]] = [
     {"callbacks"},
     {"pipeline"},
     {"tasks"},
-    {"bench"},  # with the command-line shells: every top-level module but errors.py (train.py, evaluate.py, ...)
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
-SHELL = len(LAYERS) - 1
+SHELL = len(LAYERS)  # the command-line shells, above the last layer: every top-level module but errors.py
 SHELLS = {p.stem for p in PACKAGE_DIR.glob("*.py")} - set(RANK) - {"__init__"}
 RANK |= dict.fromkeys(SHELLS, SHELL)
 
