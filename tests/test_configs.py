@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganprint.models.baselines.base import Baseline
 from ganprint.tasks.train import is_baseline
-from ganprint.utils.config import CONFIG_DIR
+from ganprint.utils.config import CONFIG_DIR, SPECS_DIR
 from ganprint.utils.instantiate import instantiate_group
 from tests.helpers.hydra_cli import compose_cfg
 
@@ -63,6 +63,8 @@ def test_other_entry_configs_compose(name, tmp_path):
                  "openset": ["ckpt=x.ckpt"], "reproduce": [], "audit": []}[name]
     cfg = compose_cfg(name, tmp_path, overrides)
     assert cfg.task_name == name
+    if name == "reproduce":  # the table specs shipped with the package, wherever it is installed
+        assert Path(cfg.specs_dir) == SPECS_DIR and (SPECS_DIR / "t1_architectures.yaml").is_file()
     if name in ("eval", "openset", "audit"):
         dm = hydra.utils.instantiate(cfg.data)
         assert dm.source_names[0] == "real"

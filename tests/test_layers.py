@@ -32,7 +32,7 @@ PACKAGE_DIR = Path(ganprint.__file__).resolve().parent
 
 LAYERS: list[set[str]] = [
     {"errors", "utils"},
-    {"runstore"},  # experiment specs and run records on disk: read by pipeline/ and reporting/ alike
+    {"runstore"},  # table specs and run records on disk: read by pipeline/ and reporting/ alike
     {"nn", "transforms", "data"},
     {"models", "gans", "metrics"},
     {"reporting"},

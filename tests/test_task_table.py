@@ -1,5 +1,5 @@
 """The table of tasks (``ganprint/tasks/table.py``) agrees with everything that names a task: the console scripts
-of pyproject.toml, the entries an experiment spec may name (``runstore.spec.ENTRY_CONFIG``, with the config
+of pyproject.toml, the entries a table spec may name (``runstore.spec.ENTRY_CONFIG``, with the config
 each composes), the config files, the shell modules and the task functions. Read from source, no task imported.
 """
 

@@ -37,7 +37,7 @@ class Task:
 
 
 TASKS: dict[str, Task] = {
-    # entries an experiment spec may name (runstore.spec.ENTRY_CONFIG): the entry is also its shell's name
+    # entries a table spec may name (runstore.spec.ENTRY_CONFIG): the entry is also its shell's name
     "train": Task("train", "ganprint.tasks.train:train", "ganprint.train", "ganprint-train"),
     "evaluate": Task("eval", "ganprint.tasks.evaluate:evaluate", "ganprint.evaluate", "ganprint-eval"),
     "openset": Task("openset", "ganprint.tasks.openset:openset", "ganprint.openset", "ganprint-openset"),

@@ -1,4 +1,4 @@
-"""Where the Hydra configs live, the OmegaConf resolvers they use, and config hashing."""
+"""Where the Hydra configs and the table specs live, the configs' OmegaConf resolvers, and config hashing."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ from ganprint.errors import ConfigError
 # repository's top-level conf/ is a symlink to that folder, the place users read and edit.
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 CONFIG_DIR = Path(os.environ.get("GANPRINT_CONFIG_DIR", PACKAGE_DIR / "conf"))
+# The table specs (which runs fill which cells of the paper's tables and figures) ship the same way, so a wheel
+# can reproduce; the top-level specs/ is a symlink to this folder. conf/reproduce.yaml's ``specs_dir`` defaults to it
+# (``${package_dir:}/specs``) and ``specs_dir=...`` points a reproduction elsewhere.
+SPECS_DIR = PACKAGE_DIR / "specs"
 # The checkout (src/ganprint/ sits two levels below it) when run from one; from an installed package, the current
 # directory, where data/, logs/ and results/ then go.
 _CHECKOUT = PACKAGE_DIR.parents[1]
@@ -129,7 +133,8 @@ def fine_tune_value(init_ckpt: Any, when_fine_tuning: Any, otherwise: Any) -> An
 
 
 def register_resolvers() -> None:
-    """``${len:...}`` (number of sources), ``${plain:...}``, ``${project_root:}``, ``${leave_one_out:...}``
+    """``${len:...}`` (number of sources), ``${plain:...}``, ``${project_root:}``, ``${package_dir:}`` (the installed
+    ganprint/ folder, where the table specs ship), ``${leave_one_out:...}``
     (leave-one-out source sets), ``${first_generators:...}`` (a set cut by the scale), ``${fine_tune_value:...}``
     (a setting of fine-tuning runs) and ``${zoo_gan:...}`` (a generator source's GAN); safe to call twice."""
     if not OmegaConf.has_resolver("len"):
@@ -142,6 +147,8 @@ def register_resolvers() -> None:
                                                     if k != "_target_"}))
     if not OmegaConf.has_resolver("project_root"):
         OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+    if not OmegaConf.has_resolver("package_dir"):
+        OmegaConf.register_new_resolver("package_dir", lambda: str(PACKAGE_DIR))
     if not OmegaConf.has_resolver("leave_one_out"):
         OmegaConf.register_new_resolver("leave_one_out", leave_one_out)
     if not OmegaConf.has_resolver("first_generators"):
