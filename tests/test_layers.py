@@ -1,4 +1,4 @@
-"""Every import in src/ganprint goes downhill (DESIGN.md, "Which way imports go").
+"""Every import in src/ganprint goes downhill (docs/architecture.md: the layers, the walls, the graph).
 
 An ``ast`` walk over the package maps each import, function-level ones included, to the folder (or top-level
 module) it comes from and goes to, and checks it against the layers, bottom to top:
@@ -130,7 +130,7 @@ def test_imports_go_downhill():
     bad = violations(imports)
     new = [f"{v.where}: {v.importer} imports {v.imported}" for v in bad
            if (v.importer, v.imported) not in ALLOWED]
-    assert not new, "imports that run back up (DESIGN.md, 'Which way imports go'):\n" + "\n".join(new)
+    assert not new, "imports that run back up (docs/architecture.md):\n" + "\n".join(new)
     stale = ALLOWED - {(v.importer, v.imported) for v in bad}
     assert not stale, f"allow-listed imports that are gone or now allowed; delete them from ALLOWED: {sorted(stale)}"
 
