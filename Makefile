@@ -41,7 +41,7 @@ test-full: install ## every test, slow ones included
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: install ## ruff
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
 
 train: install ## train attNet at the cpu scale (ARGS='sources=... trainer=...' for more)
 	$(VENV)/bin/ganprint-train scale=$(SCALE) $(ARGS)
@@ -50,7 +50,7 @@ reproduce-tables: install ## every paper table and figure at SCALE (default cpu)
 	$(VENV)/bin/ganprint-reproduce scale=$(SCALE) $(ARGS)
 
 bench: install ## throughput of ganprint vs a plain PyTorch loop -> results/bench.json
-	$(VENV)/bin/ganprint-bench $(ARGS)
+	$(PY) -m benchmarks $(ARGS)
 
 clean-logs: ## remove run outputs (logs/)
 	rm -rf logs

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganprint.models.baselines.base import Baseline
 from ganprint.tasks.train import is_baseline
-from ganprint.utils.config import CONFIG_DIR
+from ganprint.utils.config import CONFIG_DIR, SPECS_DIR
 from ganprint.utils.instantiate import instantiate_group
 from tests.helpers.hydra_cli import compose_cfg
 
@@ -63,6 +63,8 @@ def test_other_entry_configs_compose(name, tmp_path):
                  "openset": ["ckpt=x.ckpt"], "reproduce": [], "audit": []}[name]
     cfg = compose_cfg(name, tmp_path, overrides)
     assert cfg.task_name == name
+    if name == "reproduce":  # the table specs shipped with the package, wherever it is installed
+        assert Path(cfg.specs_dir) == SPECS_DIR and (SPECS_DIR / "t1_architectures.yaml").is_file()
     if name in ("eval", "openset", "audit"):
         dm = hydra.utils.instantiate(cfg.data)
         assert dm.source_names[0] == "real"
@@ -148,3 +150,27 @@ def test_a_generator_member_gets_its_gan_from_its_family(entry, overrides, zoo, 
         assert {m.gan.batch_size for m in members} == {5}
     if zoo == "unknown":
         assert 55 in {m.gan.spec.latent_dim for m in members}
+
+
+def test_a_set_member_names_what_differs_and_shares_the_rest_through_extend(tmp_path):
+    """``${extend:_generator,{...}}``: a member is its set's shared node (conf/source/, loaded as ``_generator`` or
+    ``_subset``) plus its own keys; an override of the shared node reaches every member (an anchor's copy did not)."""
+    cfg = compose_cfg("train", tmp_path, ["scale=smoke", "sources=architectures5_random",
+                                          "sources._generator.train_images=7"])
+    shared = OmegaConf.to_container(cfg.sources._generator, resolve=True)
+    assert shared["n_images"] == cfg.scale.gan.pool_images  # the set's own change to the shared node
+    subsets = list(cfg.sources.members)[1:]
+    assert [m.name for m in subsets] == ["progan", "sngan", "cramergan", "mmdgan"]
+    for m in subsets:
+        base = OmegaConf.to_container(m.base, resolve=True)
+        assert m.rule == "random" and m.n_images == cfg.scale.gan.subset_images
+        assert base == {**shared, "name": f"{m.name}_pool", "train_seed": 0, "gan": base["gan"]}
+        assert base["train_images"] == 7 and base["gan"]["spec"]["family"] == m.name
+
+
+def test_extend_without_a_shared_node_names_the_defaults_entry_to_add():
+    from ganprint.utils.config import ResolverConfigError
+
+    cfg = OmegaConf.create({"members": ["${extend:_generator,{name: x}}"]})
+    with pytest.raises(ResolverConfigError, match=r"add `- /source/generator@_generator` to that set's defaults"):
+        _ = cfg.members[0]

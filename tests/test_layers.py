@@ -1,10 +1,10 @@
-"""Every import in src/ganprint goes downhill (DESIGN.md, "Which way imports go").
+"""Every import in src/ganprint goes downhill (docs/architecture.md: the layers, the walls, the graph).
 
 An ``ast`` walk over the package maps each import, function-level ones included, to the folder (or top-level
 module) it comes from and goes to, and checks it against the layers, bottom to top:
 
     errors, utils · runstore · nn, transforms, data · models, gans, metrics · reporting · callbacks · pipeline · tasks ·
-    command-line shells (train.py, evaluate.py, ..., bench/)
+    command-line shells (train.py, evaluate.py, ...)
 
 ``callbacks/`` sits above ``reporting/``: a callback holds the model during a run and hands arrays to
 reporting's figure code (``VisNetFigures`` -> ``reporting.fingerprint_figures``), as tasks/analysis.py does for
@@ -13,6 +13,9 @@ t-SNE and spectra; reporting itself never sees a model or a callback.
 An import may go down any number of layers or sideways within a layer, except across the walls the design names:
 data/ and transforms/ know nothing of models/ or gans/, and models/ and gans/ know nothing of data/.
 ``python -m pytest tests/test_layers.py -q`` lists every offending import with its file and line.
+
+The developer benchmark (``benchmarks/``, beside ``src/``) is not part of the package and is not walked: it sits
+above everything and may import any of it.
 """
 
 from __future__ import annotations
@@ -29,17 +32,16 @@ PACKAGE_DIR = Path(ganprint.__file__).resolve().parent
 
 LAYERS: list[set[str]] = [
     {"errors", "utils"},
-    {"runstore"},  # experiment specs and run records on disk: read by pipeline/ and reporting/ alike
+    {"runstore"},  # table specs and run records on disk: read by pipeline/ and reporting/ alike
     {"nn", "transforms", "data"},
     {"models", "gans", "metrics"},
     {"reporting"},
     {"callbacks"},
     {"pipeline"},
     {"tasks"},
-    {"bench"},  # with the command-line shells: every top-level module but errors.py (train.py, evaluate.py, ...)
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
-SHELL = len(LAYERS) - 1
+SHELL = len(LAYERS)  # the command-line shells, above the last layer: every top-level module but errors.py
 SHELLS = {p.stem for p in PACKAGE_DIR.glob("*.py")} - set(RANK) - {"__init__"}
 RANK |= dict.fromkeys(SHELLS, SHELL)
 
@@ -128,7 +130,7 @@ def test_imports_go_downhill():
     bad = violations(imports)
     new = [f"{v.where}: {v.importer} imports {v.imported}" for v in bad
            if (v.importer, v.imported) not in ALLOWED]
-    assert not new, "imports that run back up (DESIGN.md, 'Which way imports go'):\n" + "\n".join(new)
+    assert not new, "imports that run back up (docs/architecture.md):\n" + "\n".join(new)
     stale = ALLOWED - {(v.importer, v.imported) for v in bad}
     assert not stale, f"allow-listed imports that are gone or now allowed; delete them from ALLOWED: {sorted(stale)}"
 

@@ -19,7 +19,7 @@ from ganprint.errors import ConfigError
 from ganprint.pipeline.runs import job_overrides
 from ganprint.runstore.spec import ENTRY_CONFIG, load_spec
 from ganprint.tasks.openset import build_datamodule
-from ganprint.utils.config import PROJECT_ROOT, leave_one_out
+from ganprint.utils.config import SPECS_DIR, leave_one_out
 from ganprint.utils.run_record import read_run_record
 from tests.helpers.hydra_cli import compose_cfg, requires_fmnist
 from tests.metrics.test_openset import tiny_checkpoint
@@ -112,7 +112,7 @@ def test_unseen_trainsets_differ_from_trainsets_only_in_the_training_images(tmp_
 def test_every_x1_openset_job_composes_with_disjoint_sources(tmp_path):
     """Each row of the open-set table composes as the reproduction runs it, its parent training job on the same
     known sources (same names, same order, so the checkpoint's labels line up)."""
-    spec = load_spec(PROJECT_ROOT / "experiments" / "x1_openset.yaml")
+    spec = load_spec(SPECS_DIR / "x1_openset.yaml")
     lofo = [r for r in spec.rows if r.startswith("held-out family")]
     assert len(lofo) == 4
     openset_jobs = {c.job for c in spec.cells}

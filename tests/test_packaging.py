@@ -1,4 +1,5 @@
-"""The package installs: a built wheel carries its configs and runs its entry points from any directory."""
+"""The package installs: a built wheel carries its configs and table specs and runs its entry points from any
+directory."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ganprint.utils.config import PROJECT_ROOT
+from ganprint.utils.config import PROJECT_ROOT, SPECS_DIR
 
 
 @pytest.mark.slow
@@ -30,7 +31,7 @@ def test_wheel_installs_and_composes_from_another_directory(tmp_path):
     (wheel,) = wheels.glob("ganprint-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"ganprint/py.typed", "ganprint/conf/train.yaml", "ganprint/conf/model/attnet.yaml",
-            "ganprint/conf/hydra/default.yaml"} <= names
+            "ganprint/conf/hydra/default.yaml", "ganprint/specs/t1_architectures.yaml"} <= names
     assert not any(n.startswith("ganprint/conf/local/") and n.endswith(".yaml") for n in names)
 
     # Install the wheel alone into a folder; its dependencies come from the running environment.
@@ -45,6 +46,12 @@ def test_wheel_installs_and_composes_from_another_directory(tmp_path):
     where = subprocess.run([sys.executable, "-c", "import ganprint.utils.config as c; print(c.CONFIG_DIR)"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True, timeout=120)
     assert Path(where.stdout.strip()) == (target / "ganprint" / "conf").resolve()
+    # the reproduction reads its table specs from the installed package, every one of them
+    specs = subprocess.run([sys.executable, "-c", "from ganprint.runstore.spec import load_specs; "
+                            "from ganprint.utils.config import SPECS_DIR; print(SPECS_DIR, len(load_specs(SPECS_DIR)))"],
+                           cwd=elsewhere, env=env, capture_output=True, text=True, check=True, timeout=120)
+    folder, count = specs.stdout.split()
+    assert Path(folder) == (target / "ganprint" / "specs").resolve() and int(count) == len(list(SPECS_DIR.glob("*.yaml")))
 
     proc = subprocess.run([str(target / "bin" / "ganprint-train"), "--cfg", "job"], cwd=elsewhere, env=env,
                           capture_output=True, text=True, timeout=600)

@@ -1,5 +1,5 @@
 """The table of tasks (``ganprint/tasks/table.py``) agrees with everything that names a task: the console scripts
-of pyproject.toml, the entries an experiment spec may name (``runstore.spec.ENTRY_CONFIG``, with the config
+of pyproject.toml, the entries a table spec may name (``runstore.spec.ENTRY_CONFIG``, with the config
 each composes), the config files, the shell modules and the task functions. Read from source, no task imported.
 """
 
@@ -44,12 +44,11 @@ def test_spec_entries_are_tasks_with_their_configs():
 def test_each_task_exists(name):
     task = TASKS[name]
     assert defines(task.shell, "main"), f"{task.shell} has no main()"
-    if task.config is not None:
-        assert (CONFIG_DIR / f"{task.config}.yaml").is_file()
-        module, function = task.function.split(":")
-        assert defines(module, function), f"{task.function} is not defined"
-        assert f"TASKS[{name!r}]".replace("'", '"') in source_of(task.shell).read_text(), \
-            f"{task.shell} should take its config and task from TASKS[{name!r}]"
+    assert (CONFIG_DIR / f"{task.config}.yaml").is_file()
+    module, function = task.function.split(":")
+    assert defines(module, function), f"{task.function} is not defined"
+    assert f"TASKS[{name!r}]".replace("'", '"') in source_of(task.shell).read_text(), \
+        f"{task.shell} should take its config and task from TASKS[{name!r}]"
 
 
 def test_run_entry_pickles_by_name():

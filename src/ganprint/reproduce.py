@@ -1,4 +1,4 @@
-"""`ganprint-reproduce` (`make reproduce-tables`): run every experiment of experiments/ that has no record yet,
+"""`ganprint-reproduce` (`make reproduce-tables`): run every table spec of specs/ that has no record yet,
 then write the tables, figures, index and provenance under results/<scale>/."""
 
 import hydra

@@ -24,7 +24,7 @@ from ganprint.errors import ConfigError
 from ganprint.runstore.spec import load_spec, load_specs, merge_jobs, seeds_for
 from ganprint.runstore.store import collect, job_key
 from ganprint.tasks.reproduce import build_report
-from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT
+from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT, SPECS_DIR
 
 MINI = {
     "id": "mini", "title": "mini table", "chance": 1 / 3, "common": ["sources=synthetic3"],
@@ -45,17 +45,17 @@ MINI = {
 SMOKE_GAPS_ALLOWED: dict[str, str] = {}
 
 
-def reproduce(exp_dir: Path, results: Path, *extra: str):
-    return run_cli("reproduce", "scale=smoke", f"experiments_dir={exp_dir}", f"results_dir={results}",
+def reproduce(specs_dir: Path, results: Path, *extra: str):
+    return run_cli("reproduce", "scale=smoke", f"specs_dir={specs_dir}", f"results_dir={results}",
                    f"job_overrides=['logger=none','paths.cache_dir={results}/cache']", f"hydra.run.dir={results}/log",
                    *extra, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory) -> tuple[Path, Path]:
-    """(experiments dir, results dir) of one mini reproduction, shared by the tests below."""
+    """(specs dir, results dir) of one mini reproduction, shared by the tests below."""
     tmp = tmp_path_factory.mktemp("mini")
-    exp = tmp / "experiments"
+    exp = tmp / "specs"
     exp.mkdir()
     (exp / "mini.yaml").write_text(yaml.safe_dump(MINI))
     results = tmp / "results"
@@ -104,7 +104,7 @@ def test_mini_reproduction_builds_tables_skips_done_runs_and_shows_gaps(mini):
 
 
 def test_every_shipped_spec_parses_and_names_existing_configs():
-    specs = load_specs(PROJECT_ROOT / "experiments")
+    specs = load_specs(SPECS_DIR)
     assert {s.id for s in specs} >= {"t1_architectures", "t2_training_sets", "t3_seeds", "t4_frequency",
                                      "t5_patches", "t6_artifacts", "t7_immunization", "f2_fingerprints"}
     conf = CONFIG_DIR
@@ -131,7 +131,7 @@ def test_a_chance_that_is_no_fraction_is_refused_naming_the_file_and_the_fix(cha
         load_spec(path)
 
 
-def test_jobs_logging_to_wandb_join_their_experiments_group_without_changing_their_hash(tmp_path):
+def test_jobs_logging_to_wandb_join_their_specs_group_without_changing_their_hash(tmp_path):
     from ganprint.pipeline.runs import activate, compose_job, config_hash, wandb_group_override
 
     base = ["scale=smoke", "sources=synthetic3", "model=knn", "seed=1000", "logger=wandb"]
@@ -139,15 +139,15 @@ def test_jobs_logging_to_wandb_join_their_experiments_group_without_changing_the
     grouped = activate(compose_job("train", [*base, *wandb_group_override(["logger=wandb"], "t1_architectures")],
                                    tmp_path))
     assert (plain.logger.wandb.group, grouped.logger.wandb.group) == ("train", "t1_architectures")
-    assert config_hash(plain) == config_hash(grouped)  # a job shared by two experiments still runs once
+    assert config_hash(plain) == config_hash(grouped)  # a job shared by two specs still runs once
     assert wandb_group_override(["logger=csv"], "t1_architectures") == []
 
 
 @requires_fmnist
 def test_smoke_reproduction_builds_every_table_and_figure_from_run_records(tmp_path):
     results = tmp_path / "results"
-    specs = load_specs(PROJECT_ROOT / "experiments")
-    reproduce(PROJECT_ROOT / "experiments", results)
+    specs = load_specs(SPECS_DIR)
+    reproduce(SPECS_DIR, results)
     check_smoke_reproduction(results / "smoke", specs)
 
 

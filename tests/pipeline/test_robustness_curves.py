@@ -22,7 +22,7 @@ from ganprint.reporting.robustness import curve_frame, main, records_cells, writ
 from ganprint.runstore.spec import ENTRY_CONFIG, load_spec, load_specs
 from ganprint.runstore.store import run_dir
 from ganprint.transforms.adversarial import PGDAttack
-from ganprint.utils.config import CONFIG_DIR, PROJECT_ROOT
+from ganprint.utils.config import CONFIG_DIR, SPECS_DIR
 from ganprint.utils.run_record import RECORD_NAME
 
 CURVES = {
@@ -79,7 +79,7 @@ def test_bad_curves_name_the_key_to_fix(tmp_path, change, match):
 
 
 def test_shipped_f7_shares_every_fine_tuned_model_with_t7():
-    t7, f7 = (next(s for s in load_specs(PROJECT_ROOT / "experiments") if s.id == i)
+    t7, f7 = (next(s for s in load_specs(SPECS_DIR) if s.id == i)
               for i in ("t7_immunization", "f7_robustness_curves"))
     t7_train = {j for j in t7.jobs() if j.entry == "train"}
     f7_train = {j for j in f7.jobs() if j.entry == "train"}
@@ -101,7 +101,7 @@ def test_shipped_f7_shares_every_fine_tuned_model_with_t7():
 
 def test_shipped_t7_and_f7_jobs_compose_with_their_severities(tmp_path):
     """Every training job of both specs, and one evaluation per f7 curve, compose and instantiate as run."""
-    t7, f7 = (next(s for s in load_specs(PROJECT_ROOT / "experiments") if s.id == i)
+    t7, f7 = (next(s for s in load_specs(SPECS_DIR) if s.id == i)
               for i in ("t7_immunization", "f7_robustness_curves"))
     jobs = [j for j in t7.jobs() if j.entry == "train"]
     last_points = {c.columns[-1]: c for c in f7.curves}

@@ -28,7 +28,7 @@ def snapshot(root):
 
 def test_a_dry_run_writes_nothing(tmp_path):
     """Before: it overwrote results/<scale>/provenance.json (losing the phase times) and the index."""
-    exp, results = tmp_path / "experiments", tmp_path / "results"
+    exp, results = tmp_path / "specs", tmp_path / "results"
     exp.mkdir()
     (exp / "mini.yaml").write_text(yaml.safe_dump(SPEC))
     root = results / "smoke"
@@ -36,7 +36,7 @@ def test_a_dry_run_writes_nothing(tmp_path):
     (root / "provenance.json").write_text('{"phase_wall_time_s": {"jobs": 1234.5}}\n')
     (root / "README.md").write_text("# the index of the last real reproduction\n")
     before = snapshot(results)
-    cfg = compose_cfg("reproduce", tmp_path / "log", ["scale=smoke", f"experiments_dir={exp}",
+    cfg = compose_cfg("reproduce", tmp_path / "log", ["scale=smoke", f"specs_dir={exp}",
                                                       f"results_dir={results}", "dry_run=true"])
     out = reproduce(cfg)
     assert out["dry_run"] and out["index"] is None

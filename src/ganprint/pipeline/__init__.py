@@ -1,4 +1,4 @@
-"""Reproduction orchestration: experiment specs → jobs (with seeds and parent checkpoints) → Hydra multiruns.
+"""Reproduction orchestration: table specs → jobs (with seeds and parent checkpoints) → Hydra multiruns.
 
 Plans and launches; never reads model code. The specs and the run store it plans from live below it in
 ``runstore/``; the tasks it runs are handed in by the caller (``tasks/reproduce.py``), never imported. Tables are

@@ -1,4 +1,4 @@
-"""Planning and launching the runs of experiment specs.
+"""Planning and launching the runs of table specs.
 
 Every (job, seed) has a fixed directory ``<results>/runs/<job key>/seed_<seed>/`` whose ``metrics.json`` is its
 record; a run whose record exists with ``status: ok`` and the same config hash is skipped, so a second
@@ -462,9 +462,9 @@ def plan_and_launch(jobs: list[JobSpec], root: Path, scale: str, seeds: list[int
     """Run every (job, seed) whose record is missing, failed or stale; parents come first in ``jobs``.
 
     ``run_job`` runs one job in this process or a worker (``RunJob``); the ``in_process`` launcher needs it.
-    ``extra``: overrides added to every job. ``groups``: the wandb group of each job (its experiment's id);
+    ``extra``: overrides added to every job. ``groups``: the wandb group of each job (its spec's id);
     used only when ``extra`` selects ``logger=wandb``, and left out of the config hash like every logger
-    setting, so a job shared by several experiments is still run once. ``workers`` > 1 (in-process launcher
+    setting, so a job shared by several specs is still run once. ``workers`` > 1 (in-process launcher
     only): generators first, then the runs, in that many processes of ``threads_per_worker`` torch threads.
     ``phases`` (filled when given): wall seconds of planning, the generator pre-stage and the parallel runs."""
     if launcher == "in_process" and not dry_run and run_job is None:

@@ -1,12 +1,12 @@
 """Robustness curves: accuracy against perturbation severity, one panel per perturbation, one line per method.
 
 Drawn from the same aggregated cells as the tables (mean ± std over the seeds of each (row, column) run record)
-of a spec with ``curves`` (``runstore/spec.py``; ``experiments/f7_robustness_curves.yaml``). Rows that share a
+of a spec with ``curves`` (``runstore/spec.py``; ``specs/f7_robustness_curves.yaml``). Rows that share a
 ``label`` share a line and a colour across panels, so "with immunization" can be a different fine-tuned model in
 each panel. Reads run records only, never a model. Imported by the reproduction (``tasks/reproduce.py``) and runs
 on its own over an existing results folder::
 
-    python -m ganprint.reporting.robustness experiments/f7_robustness_curves.yaml --results results/cpu
+    python -m ganprint.reporting.robustness specs/f7_robustness_curves.yaml --results results/cpu
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def records_cells(spec: ExperimentSpec, root: Path, scale: str, seeds: list[int]
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Draw the robustness curves of a spec from existing run records.")
-    parser.add_argument("spec", help="an experiment spec with `curves`, e.g. experiments/f7_robustness_curves.yaml")
+    parser.add_argument("spec", help="a table spec with `curves`, e.g. specs/f7_robustness_curves.yaml")
     parser.add_argument("--results", default="results/cpu", help="the scale's results folder (default results/cpu)")
     parser.add_argument("--seeds", default="1000", help="comma-separated seeds (default 1000, the reproduction's)")
     parser.add_argument("--out", default=None, help="output folder (default <results>/figures)")

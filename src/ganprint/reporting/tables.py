@@ -1,4 +1,4 @@
-"""Tables from an experiment spec and its cells' aggregated values: Markdown, LaTeX and CSV.
+"""Tables from a table spec and its cells' aggregated values: Markdown, LaTeX and CSV.
 
 Each table shows our value (mean ± std over seeds, n) next to the paper's, marked "≈" where the paper's numbers
 are recollections (docs/paper.md §4); chance level is stated; gaps show why.

@@ -1,4 +1,4 @@
-"""Experiment specs (``experiments/*.yaml``): which runs fill which cells of a table or which figure.
+"""Table specs (``specs/*.yaml``): which runs fill which cells of a table or which figure.
 
 A spec names its rows and columns; a cell is the job ``entry`` run with ``common + row + column`` overrides,
 optionally on a parent job's checkpoint (evaluation of a trained model, fine-tuning for immunization), and

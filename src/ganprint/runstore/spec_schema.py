@@ -1,4 +1,4 @@
-"""What an experiment spec file (``experiments/*.yaml``) may hold: one dataclass per kind of entry, declaring
+"""What a table spec file (``specs/*.yaml``) may hold: one dataclass per kind of entry, declaring
 each key's type, default and the fix a user is told when a value does not fit, and :func:`read_spec_file`, which
 checks parsed YAML against them.
 

@@ -1,7 +1,7 @@
 """Reproducing the paper's tables and figures: run what is missing, then build everything from run records.
 
 ``build_report`` reads run records only (never a model), so tables can be rebuilt, and logged to wandb, from a
-finished reproduction without running anything; ``log_to_wandb`` sends one run per experiment.
+finished reproduction without running anything; ``log_to_wandb`` sends one run per spec.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ log = logging.getLogger("ganprint")
 
 @dataclass
 class Report:
-    """What the run records of a reproduction give: per experiment its index section, its table (the frame
+    """What the run records of a reproduction give: per spec its index section, its table (the frame
     as shown, and the paths of its Markdown, LaTeX and CSV files) and its figures (path under the results
     directory, caption); and per finished run its hashes and wall time."""
 
@@ -100,7 +100,7 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
     start = time.time()
     scale = str(cfg.scale.name)
     root = Path(cfg.results_dir) / scale
-    specs = load_specs(cfg.experiments_dir, list(cfg.tables) if cfg.get("tables") else None)
+    specs = load_specs(cfg.specs_dir, list(cfg.tables) if cfg.get("tables") else None)
     seeds = [int(cfg.base_seed) + i for i in range(int(cfg.seeds))]
     jobs = merge_jobs([j for s in specs for j in s.jobs()])
     log.info("%d tables/figures, %d jobs x %d seeds at scale %s -> %s", len(specs), len(jobs), len(seeds), scale, root)
@@ -142,7 +142,7 @@ def reproduce(cfg: DictConfig) -> dict[str, Any]:
 
 def log_to_wandb(scale: str, root: Path, specs: list[ExperimentSpec], report: Report, seeds: list[int] | None = None,
                  mode: str | None = None, wandb_dir: Path | None = None) -> list[Path]:
-    """One wandb run per experiment, in the group named by the experiment's id (the group its jobs log to when
+    """One wandb run per spec, in the group named by the spec's id (the group its jobs log to when
     they log to wandb): the table as the results index shows it (``table``: ours next to the paper's) and its
     numbers one line per cell (``cells``) as wandb Tables, each filled cell's mean in the run summary, and the
     figures as images. ``mode``: online or offline; by default ``WANDB_MODE``, else online only when logged

@@ -24,22 +24,20 @@ from ganprint.tasks.job import run_job
 
 @dataclass(frozen=True)
 class Task:
-    config: str | None    # conf/<config>.yaml; None for a command that is not a Hydra app (bench)
-    function: str | None  # "module:name" of the task function of a config, imported on first use
+    config: str           # conf/<config>.yaml
+    function: str         # "module:name" of the task function of a config, imported on first use
     shell: str            # the command-line module: ``python -m <shell>``
     script: str           # the console script, ``<shell>:main``
 
     def load(self) -> Callable[..., Any]:
         """The task function. Named by a string so that looking up one task does not import every other
         (Lightning, matplotlib, scikit-learn)."""
-        if self.function is None:
-            raise KeyError(f"{self.shell} has no task function")
         module, name = self.function.split(":")
         return getattr(importlib.import_module(module), name)
 
 
 TASKS: dict[str, Task] = {
-    # entries an experiment spec may name (runstore.spec.ENTRY_CONFIG): the entry is also its shell's name
+    # entries a table spec may name (runstore.spec.ENTRY_CONFIG): the entry is also its shell's name
     "train": Task("train", "ganprint.tasks.train:train", "ganprint.train", "ganprint-train"),
     "evaluate": Task("eval", "ganprint.tasks.evaluate:evaluate", "ganprint.evaluate", "ganprint-eval"),
     "openset": Task("openset", "ganprint.tasks.openset:openset", "ganprint.openset", "ganprint-openset"),
@@ -48,7 +46,6 @@ TASKS: dict[str, Task] = {
     "attribute": Task("attribute", "ganprint.tasks.attribute:attribute", "ganprint.attribute", "ganprint-attribute"),
     "audit": Task("audit", "ganprint.tasks.audit:audit", "ganprint.audit", "ganprint-audit"),
     "reproduce": Task("reproduce", "ganprint.tasks.reproduce:reproduce", "ganprint.reproduce", "ganprint-reproduce"),
-    "bench": Task(None, None, "ganprint.bench_main", "ganprint-bench"),
 }
 
 

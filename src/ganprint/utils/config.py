@@ -1,4 +1,4 @@
-"""Where the Hydra configs live, the OmegaConf resolvers they use, and config hashing."""
+"""Where the Hydra configs and the table specs live, the configs' OmegaConf resolvers, and config hashing."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ from ganprint.errors import ConfigError
 # repository's top-level conf/ is a symlink to that folder, the place users read and edit.
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 CONFIG_DIR = Path(os.environ.get("GANPRINT_CONFIG_DIR", PACKAGE_DIR / "conf"))
+# The table specs (which runs fill which cells of the paper's tables and figures) ship the same way, so a wheel
+# can reproduce; the top-level specs/ is a symlink to this folder. conf/reproduce.yaml's ``specs_dir`` defaults to it
+# (``${package_dir:}/specs``) and ``specs_dir=...`` points a reproduction elsewhere.
+SPECS_DIR = PACKAGE_DIR / "specs"
 # The checkout (src/ganprint/ sits two levels below it) when run from one; from an installed package, the current
 # directory, where data/, logs/ and results/ then go.
 _CHECKOUT = PACKAGE_DIR.parents[1]
@@ -121,6 +125,25 @@ def zoo_gan(family: str, *, _parent_: DictConfig, _root_: DictConfig) -> DictCon
                              "batch_size": OmegaConf.select(_root_, "scale.gan.batch_size", default=entry.batch_size)})
 
 
+def extend(key: str, keys: dict[str, Any], *, _parent_: Any) -> DictConfig:
+    """``${extend:<key>,{name: ..., ...}}``: the node ``<key>`` of the innermost enclosing node that has one, with
+    ``keys`` added or replaced (a shallow update, as a YAML merge key ``{<<: *anchor, ...}`` does), resolved.
+
+    A set's members so name only what sets them apart (``- '${extend:_generator,{name: progan_seed3, train_seed:
+    3, gan: ${zoo_gan:progan}}}'``) while the settings they share come from one file for every set
+    (conf/source/, loaded as the set's ``_generator`` or ``_subset``). The shared node stays in the config, and
+    each member resolves to the same keys and values as it did written out, so run hashes and cache keys do not
+    move; unlike an anchor, an override of the shared node reaches every member."""
+    node = _parent_
+    while node is not None and not (isinstance(node, DictConfig) and key in node):
+        node = node._get_parent()
+    if node is None:
+        raise ResolverConfigError(f"${{extend:{key},...}}: no `{key}` in the set this member belongs to; add "
+                                  f"`- /source/{key.strip('_')}@{key}` to that set's defaults list (conf/source/).")
+    shared = OmegaConf.to_container(node[key], resolve=True)
+    return OmegaConf.create({**shared, **keys})
+
+
 def fine_tune_value(init_ckpt: Any, when_fine_tuning: Any, otherwise: Any) -> Any:
     """``${fine_tune_value:<init_ckpt>,<value>,<otherwise>}``: ``value`` when the run starts from a parent checkpoint
     (``init_ckpt`` set) and a value is given (not null), else ``otherwise``. A scale's attNet learning rate, for
@@ -129,9 +152,11 @@ def fine_tune_value(init_ckpt: Any, when_fine_tuning: Any, otherwise: Any) -> An
 
 
 def register_resolvers() -> None:
-    """``${len:...}`` (number of sources), ``${plain:...}``, ``${project_root:}``, ``${leave_one_out:...}``
+    """``${len:...}`` (number of sources), ``${plain:...}``, ``${project_root:}``, ``${package_dir:}`` (the installed
+    ganprint/ folder, where the table specs ship), ``${leave_one_out:...}``
     (leave-one-out source sets), ``${first_generators:...}`` (a set cut by the scale), ``${fine_tune_value:...}``
-    (a setting of fine-tuning runs) and ``${zoo_gan:...}`` (a generator source's GAN); safe to call twice."""
+    (a setting of fine-tuning runs), ``${zoo_gan:...}`` (a generator source's GAN) and ``${extend:...}`` (a set
+    member from the settings its set's members share); safe to call twice."""
     if not OmegaConf.has_resolver("len"):
         OmegaConf.register_new_resolver("len", lambda x: len(x))
     if not OmegaConf.has_resolver("plain"):
@@ -142,6 +167,8 @@ def register_resolvers() -> None:
                                                     if k != "_target_"}))
     if not OmegaConf.has_resolver("project_root"):
         OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+    if not OmegaConf.has_resolver("package_dir"):
+        OmegaConf.register_new_resolver("package_dir", lambda: str(PACKAGE_DIR))
     if not OmegaConf.has_resolver("leave_one_out"):
         OmegaConf.register_new_resolver("leave_one_out", leave_one_out)
     if not OmegaConf.has_resolver("first_generators"):
@@ -150,6 +177,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("fine_tune_value", fine_tune_value)
     if not OmegaConf.has_resolver("zoo_gan"):
         OmegaConf.register_new_resolver("zoo_gan", zoo_gan)
+    if not OmegaConf.has_resolver("extend"):
+        OmegaConf.register_new_resolver("extend", extend)
 
 
 register_resolvers()

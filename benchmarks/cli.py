@@ -1,7 +1,10 @@
-"""`ganprint-bench` (`make bench`): ganprint's Lightning training against a plain PyTorch loop -> results/bench.json.
+"""`python -m benchmarks` (`make bench`): ganprint's Lightning training vs a plain PyTorch loop -> results/bench.json.
 
-Usage: ganprint-bench [--size cpu|smoke] [--smoke] [--threads N] [--repeats N] [--steps N] [--warmup N]
-                      [--gan dcgan|progan|...] [--sections training,loading,...] [--no-gpu] [--out PATH]
+Usage: python -m benchmarks [--size cpu|smoke] [--smoke] [--threads N] [--repeats N] [--steps N] [--warmup N]
+                            [--gan dcgan|progan|...] [--sections training,loading,...] [--no-gpu] [--out PATH]
+
+The command line of the benchmark package; ``benchmarks/__main__.py`` runs it. Run from the repository root
+(``benchmarks/`` is not part of the installed package).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from ganprint.utils.config import PROJECT_ROOT
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from ganprint.bench import SECTIONS, SIZES
+    from benchmarks import SECTIONS, SIZES
 
-    p = argparse.ArgumentParser(prog="ganprint-bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=sorted(SIZES), default="cpu",
                    help="cpu (default): attNet at the cpu scale, batch 64, the reference comparison; "
                         "smoke: everything tiny, seconds, for tests")
@@ -39,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from ganprint.bench import SECTIONS, SIZES, format_report, run_bench, write_json
+    from benchmarks import SECTIONS, SIZES, format_report, run_bench, write_json
     from ganprint.errors import UserError
 
     s = SIZES["smoke" if args.smoke else args.size]
@@ -47,23 +50,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.gan and args.gan != s.gan:  # the preset's size overrides are for its own family's keys
         changes["gan_overrides"] = {}
     if args.repeats is not None and args.repeats < 3:
-        print("ganprint-bench: --repeats must be at least 3 (medians of fewer are not robust on a shared machine).",
+        print("benchmarks: --repeats must be at least 3 (medians of fewer are not robust on a shared machine).",
               file=sys.stderr)
         return 2
     if (args.steps is not None and args.steps < 1) or (args.warmup is not None and args.warmup < 1):
-        print("ganprint-bench: --steps and --warmup must be at least 1.", file=sys.stderr)
+        print("benchmarks: --steps and --warmup must be at least 1.", file=sys.stderr)
         return 2
     s = s.replace(threads=args.threads, gpu=not args.no_gpu,
                   progress_bar_variant=s.progress_bar_variant and not args.no_progress_bar_variant, **changes)
     sections = [x.strip() for x in args.sections.split(",") if x.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
-        print(f"ganprint-bench: unknown --sections {unknown}; choose from {','.join(SECTIONS)}.", file=sys.stderr)
+        print(f"benchmarks: unknown --sections {unknown}; choose from {','.join(SECTIONS)}.", file=sys.stderr)
         return 2
     try:
         res = run_bench(s, sections)
     except UserError as exc:
-        print(f"ganprint-bench: {exc}", file=sys.stderr)
+        print(f"benchmarks: {exc}", file=sys.stderr)
         return 2
     print(format_report(res))
     path = write_json(res, args.out)

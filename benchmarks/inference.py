@@ -2,7 +2,7 @@
 
 ``loader``: images/s of iterating ``AttributionDataModule.test_dataloader()`` (batches of ``eval_batch_size``)
 and running the network on each batch, what ``ganprint-eval`` does per batch; ``forward``: the network alone
-on pre-converted float batches of the same size. Imported by ``ganprint.bench.runner`` and ``ganprint.bench.gpu``.
+on pre-converted float batches of the same size. Imported by ``benchmarks.runner`` and ``benchmarks.gpu``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import itertools
 import torch
 from torch import nn
 
-from ganprint.bench.timing import Window, summarise_windows
-from ganprint.bench.training import autocast
-from ganprint.bench.workload import float_tensors
+from benchmarks.timing import Window, summarise_windows
+from benchmarks.training import autocast
+from benchmarks.workload import float_tensors
 from ganprint.data import AttributionDataModule
 
 

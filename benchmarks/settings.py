@@ -2,7 +2,7 @@
 
 ``SIZES`` holds the presets: ``cpu`` (the reference comparison: attNet at the cpu scale, batch 64) and ``smoke``
 (everything tiny, seconds, for tests). ``GPU_PAPER`` is the fixed paper-scale GPU workload. Imported by every
-module of ``ganprint.bench`` and by ``ganprint.bench_main``; imports nothing of ganprint.
+module of ``benchmarks`` and by ``benchmarks.cli``; imports nothing of ganprint.
 """
 
 from __future__ import annotations

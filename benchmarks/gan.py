@@ -6,7 +6,7 @@ real batch and, every ``n_dis`` steps, one generator step, with the family's own
 clipping and EMA. The plain loop freezes the critic during the generator step (as ``toggle_optimizer`` does)
 and iterates a float ``TensorDataset``; Lightning runs ``GANModule`` with the Trainer ``GanZoo.train`` builds
 (no progress bar, no checkpointing) over ``TensorImageDataset``. Throughput counts real images per second.
-Imported by ``ganprint.bench.runner`` and ``ganprint.bench.gpu``.
+Imported by ``benchmarks.runner`` and ``benchmarks.gpu``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
-from ganprint.bench.timing import StepTimer, Window
-from ganprint.bench.training import compare_training
+from benchmarks.timing import StepTimer, Window
+from benchmarks.training import compare_training
 from ganprint.errors import ConfigError
 from ganprint.gans import GANModule, TensorImageDataset, build_family
 from ganprint.gans.ops import clip_per_tensor
@@ -110,7 +110,7 @@ def lightning_gan(spec: dict, images: np.ndarray, batch_size: int, warmup: int, 
 def gan_training(family: str, overrides: dict[str, Any] | None, batch_size: int, warmup: int, steps: int,
                  repeats: int, seed: int, device: torch.device, root_dir: Path) -> dict:
     """``{"family", "spec", "params", "plain", "lightning"}``: medians of alternating repetitions."""
-    from ganprint.bench.workload import RandomImageSource
+    from benchmarks.workload import RandomImageSource
 
     spec = gan_spec(family, overrides)
     n = (warmup + steps) * batch_size

@@ -2,7 +2,7 @@
 
 Order: the attNet training comparison (plain loop, Lightning, Lightning with the progress bar), data loading,
 batched inference, the GAN comparison, matrix-multiply FLOP/s and the achieved training FLOP/s, then the GPU
-section. All CPU measurements run under the same torch thread count. Imported by ``ganprint.bench_main`` and
+section. All CPU measurements run under the same torch thread count. Imported by ``benchmarks.cli`` and
 tests.
 """
 
@@ -20,16 +20,16 @@ import hydra
 import pytorch_lightning as pl
 import torch
 
-from ganprint.bench.flops import achieved, matmul_flops_per_s, step_flops
-from ganprint.bench.gan import gan_training
-from ganprint.bench.gpu import gpu_section
-from ganprint.bench.inference import inference
-from ganprint.bench.loading import loading
-from ganprint.bench.report import derive
-from ganprint.bench.settings import GPU_PAPER, GPU_PAPER_SMOKE, BenchSettings
-from ganprint.bench.timing import load_average, torch_threads
-from ganprint.bench.training import attnet_variants, compare_training
-from ganprint.bench.workload import build_datamodule, compose_train_cfg, quiet_lightning
+from benchmarks.flops import achieved, matmul_flops_per_s, step_flops
+from benchmarks.gan import gan_training
+from benchmarks.gpu import gpu_section
+from benchmarks.inference import inference
+from benchmarks.loading import loading
+from benchmarks.report import derive
+from benchmarks.settings import GPU_PAPER, GPU_PAPER_SMOKE, BenchSettings
+from benchmarks.timing import load_average, torch_threads
+from benchmarks.training import attnet_variants, compare_training
+from benchmarks.workload import build_datamodule, compose_train_cfg, quiet_lightning
 
 SECTIONS = ("training", "loading", "inference", "gan", "flops", "gpu")
 

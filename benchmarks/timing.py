@@ -5,7 +5,7 @@ of step ``warmup + steps - 1``, so data loading of the timed steps is inside the
 (iterator creation, worker start, first-call allocations) are outside it, for the plain loops and for Lightning
 alike. Each window is clocked twice: wall time (``images_per_s``, the headline) and this process's CPU time
 (``images_per_cpu_s``), which other jobs on a shared machine disturb much less. Imported by the other
-``ganprint.bench`` modules only.
+``benchmarks`` modules only.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ sizes pinned, no experiment logger and the progress bar optional. From it come t
 ``model`` node), the ``pl.Trainer`` (``trainer`` node) with the ``callbacks`` node's callbacks, and the
 ``AttributionDataModule`` (``data`` node); only the sources are replaced by ``RandomImageSource``: seeded random
 uint8 images held in memory, so the benchmark needs no dataset files and the timing does not depend on a disk.
-Imported by the other ``ganprint.bench`` modules only.
+Imported by the other ``benchmarks`` modules only.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ short fixed number of steps, in the configured precision (conf/trainer/gpu.yaml:
 autocasts to bf16 likewise) and the data loader of conf/scale/paper.yaml (workers, pinned memory), with the
 peak GPU memory of each; (3) matrix-multiply FLOP/s in fp32, TF32 and bf16 and the achieved training FLOP/s.
 ``device`` and ``trainer`` are parameters so a test can run this code path on the CPU. Imported by
-``ganprint.bench.runner``.
+``benchmarks.runner``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pathlib import Path
 import hydra
 import torch
 
-from ganprint.bench.flops import achieved, matmul_flops_per_s, step_flops
-from ganprint.bench.gan import gan_training
-from ganprint.bench.inference import inference
-from ganprint.bench.loading import loading
-from ganprint.bench.settings import BenchSettings, GpuPaperWorkload
-from ganprint.bench.training import attnet_variants, compare_training
-from ganprint.bench.workload import build_datamodule, compose_train_cfg, quiet_lightning
+from benchmarks.flops import achieved, matmul_flops_per_s, step_flops
+from benchmarks.gan import gan_training
+from benchmarks.inference import inference
+from benchmarks.loading import loading
+from benchmarks.settings import BenchSettings, GpuPaperWorkload
+from benchmarks.training import attnet_variants, compare_training
+from benchmarks.workload import build_datamodule, compose_train_cfg, quiet_lightning
 
 PRECISION_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16, "32-true": None, "32": None}
 

@@ -3,7 +3,7 @@
 Measures ganprint's training loader (``AttributionDataModule.train_dataloader()``: ``ImageArrayDataset``, which
 converts each uint8 image to float per item) and, for comparison, the plain loop's ``DataLoader`` over a float
 ``TensorDataset``. On a GPU the batches are also copied to the device, as training does. Imported by
-``ganprint.bench.runner`` and ``ganprint.bench.gpu``.
+``benchmarks.runner`` and ``benchmarks.gpu``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ganprint.bench.timing import Window, summarise_windows
-from ganprint.bench.workload import float_tensors
+from benchmarks.timing import Window, summarise_windows
+from benchmarks.workload import float_tensors
 from ganprint.data import AttributionDataModule
 
 

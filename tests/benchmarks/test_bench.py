@@ -1,5 +1,5 @@
-"""ganprint-bench: the smoke benchmark writes every section with positive numbers; ratios and targets are derived
-correctly; the GPU code path runs (on the CPU, with the CPU trainer) and is skipped cleanly without CUDA."""
+"""benchmarks/ (``python -m benchmarks``): the smoke benchmark writes every section with positive numbers; ratios
+and targets are derived correctly; the GPU code path runs (on the CPU, with the CPU trainer) and is skipped cleanly without CUDA."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from ganprint.bench import SIZES, run_bench
-from ganprint.bench.gpu import gpu_section
-from ganprint.bench.report import derive, format_report
-from ganprint.bench.settings import GpuPaperWorkload
-from ganprint.bench.timing import StepTimer, summary, torch_threads
-from ganprint.bench.workload import RandomImageSource
-from ganprint.bench_main import main
+from benchmarks import SIZES, run_bench
+from benchmarks.cli import main
+from benchmarks.gpu import gpu_section
+from benchmarks.report import derive, format_report
+from benchmarks.settings import GpuPaperWorkload
+from benchmarks.timing import StepTimer, summary, torch_threads
+from benchmarks.workload import RandomImageSource
 from ganprint.utils.config import PROJECT_ROOT
 
 
@@ -124,9 +124,9 @@ def test_gpu_section_skips_without_cuda_or_when_off(tmp_path):
 
 @pytest.mark.slow
 def test_bench_entry_point_smoke_as_make_runs_it(tmp_path):
-    """`make bench ARGS='--smoke --out ...'` runs `ganprint-bench`; here its module, in a fresh process."""
+    """`make bench ARGS='--smoke --out ...'` runs `python -m benchmarks` from the repository root; so does this."""
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "ganprint.bench_main", "--smoke", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "lightning_over_plain" in proc.stdout and json.loads(out.read_text())["ratios"]["lightning_over_plain"] > 0

@@ -5,7 +5,7 @@ batch size, optimizer (Adam, lr 1e-3, betas (0, 0.99)), loss (cross-entropy) and
 half the batch. The plain loop iterates a ``DataLoader`` over a ``TensorDataset`` of the images converted to
 float once; Lightning runs ``AttributionModule`` + ``AttributionDataModule`` + the configured ``pl.Trainer``
 and callbacks. Repetitions alternate the order of the variants so slow drift on a shared machine hits both.
-Imported by ``ganprint.bench.runner`` and ``ganprint.bench.gpu``.
+Imported by ``benchmarks.runner`` and ``benchmarks.gpu``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 
-from ganprint.bench.timing import StepTimer, Window, summarise_windows, summary
-from ganprint.bench.workload import build_module, build_trainer, float_tensors
+from benchmarks.timing import StepTimer, Window, summarise_windows, summary
+from benchmarks.workload import build_module, build_trainer, float_tensors
 from ganprint.callbacks import TrainingSpeed
 from ganprint.data import AttributionDataModule
 

@@ -2,8 +2,8 @@
 
 ``derive`` computes the ratios from the measured medians (Lightning / plain, data loading / training,
 achieved / matrix-multiply FLOP/s) and checks the targets (``TARGETS``: Lightning training at >= 0.90 of the plain
-loop's images/s, data loading >= 3x as fast as training); ``format_report`` renders the table ``ganprint-bench``
-prints; ``write_json`` stores everything. Imported by ``ganprint.bench.runner`` and ``ganprint.bench_main``.
+loop's images/s, data loading >= 3x as fast as training); ``format_report`` renders the table ``python -m benchmarks``
+prints; ``write_json`` stores everything. Imported by ``benchmarks.runner`` and ``benchmarks.cli``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 force; ``step_flops`` counts the FLOPs of a forward pass and of forward + backward with
 ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix multiplies; element-wise work is not
 counted). Achieved training FLOP/s = counted training FLOPs per image x images/s. Imported by
-``ganprint.bench.runner`` and ``ganprint.bench.gpu``.
+``benchmarks.runner`` and ``benchmarks.gpu``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganprint.bench.timing import now, summary
+from benchmarks.timing import now, summary
 
 
 def matmul_flops_per_s(n: int, repeats: int, device: torch.device, dtype: torch.dtype = torch.float32,
