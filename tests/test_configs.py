@@ -123,6 +123,19 @@ def test_attnet_fine_tunes_at_its_scales_fine_tuning_rate(scale, plain, fine_tun
     assert compose_cfg("train", tmp_path, [*base, "init_ckpt=parent.ckpt"]).model.optimizer.lr == fine_tune
 
 
+@pytest.mark.parametrize(("model", "scale", "norm", "lr", "one_cycle"), [
+    ("visnet", "cpu", "batch", 2e-2, True), ("visnet_official", "cpu", "none", 1e-3, False),
+    ("visnet", "paper", "none", 1e-3, False), ("visnet", "smoke", "none", 1e-3, False)])
+def test_visnet_takes_its_scales_recipe_and_the_official_one_is_one_override_away(model, scale, norm, lr, one_cycle,
+                                                                                   tmp_path):
+    cfg = compose_cfg("train", tmp_path, ["sources=architectures5", f"model={model}", f"scale={scale}"])
+    assert cfg.model.net.norm == norm and cfg.model.optimizer.lr == lr
+    assert cfg.model.critic_optimizer.lr == 1e-3  # the critic keeps the official rate at every scale
+    assert (cfg.model.scheduler is not None) == one_cycle
+    if one_cycle:
+        assert cfg.model.scheduler._target_.endswith("OneCycleLR") and cfg.model.scheduler.max_lr == lr
+
+
 @pytest.mark.parametrize(("entry", "overrides", "zoo"), [
     ("train", ["sources=architectures5"], "sources"),
     ("train", ["sources=seeds11_holdout", "sources.zoo.progan.spec.latent_dim=77"], "sources"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf

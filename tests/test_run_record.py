@@ -38,3 +38,12 @@ def test_omitted_keys_and_seed(tmp_path):
 def test_record_without_config(tmp_path):
     rec = written(RunRecord("train", "failed", {"reason": "r", "overrides": ["x=1"]}, recorded=()), tmp_path)
     assert set(rec) == BASE | {"reason", "overrides"} and rec["status"] == "failed"
+
+
+def test_a_scales_visnet_recipe_moves_only_the_runs_whose_model_reads_it():
+    base = {"scale": {"name": "cpu", "max_steps": 3000}, "model": {"net": {"_target_": "AttNet"}, "lr": 0.02}}
+    with_visnet = {**base, "scale": {**base["scale"], "visnet": {"lr": 0.02, "norm": "batch"}}}
+    assert config_hash(with_visnet) == config_hash(base)  # an attNet run is not made stale by visNet's block
+    visnet_run = {**with_visnet, "model": {"net": {"_target_": "VisNet", "norm": "batch"}, "lr": 0.02}}
+    official = {**visnet_run, "model": {"net": {"_target_": "VisNet", "norm": "none"}, "lr": 0.001}}
+    assert config_hash(visnet_run) != config_hash(official)  # the recipe still moves a visNet run's hash

@@ -24,6 +24,7 @@ from ganprint.models.attnet import AttNet
 from ganprint.models.checkpoint import load_attribution_module
 from ganprint.models.visnet import ReconstructionCritic, VisNet
 from ganprint.models.visnet_module import VisNetModule
+from ganprint.nn.equalized import EqualizedConv2d
 from ganprint.reporting import fingerprint_figures as ff
 
 TINY = {"fmap_base": 32, "fmap_max": 16}
@@ -313,3 +314,21 @@ def test_short_training_on_fashion_mnist_attributes_and_reloads(smoke_train_cfg,
                                             "scale.counts.train=300", "scale.counts.test=90", "logger=none"]))
     for name in FIGURES:
         assert (eval_dir / "figures" / f"{name}.png").stat().st_size > 5000
+
+
+def test_batch_norm_follows_every_encoder_decoder_conv_but_not_the_output_or_the_critic():
+    plain, normed = VisNet(3, 1, 16, **TINY), VisNet(3, 1, 16, norm="batch", **TINY)
+    convs = [n for n, m in plain.named_modules() if isinstance(m, EqualizedConv2d)]
+    norms = [n for n, m in normed.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert len(norms) == len(convs) - 1  # all but the decoder's to_image
+    assert "decoder.to_image" in convs and not any(n.startswith("decoder.to_image") for n in norms)
+    # The official layout keeps its checkpoint keys; the normed one only adds norm keys.
+    assert set(plain.state_dict()) <= set(normed.state_dict())
+    assert all(".norm" in k for k in set(normed.state_dict()) - set(plain.state_dict()))
+    critic = ReconstructionCritic.matching(normed)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in critic.modules())
+    rebuilt = VisNet(**{k: v for k, v in normed.spec().items() if k != "_target_"})
+    assert rebuilt.spec() == normed.spec() and rebuilt.state_dict().keys() == normed.state_dict().keys()
+    with pytest.raises(ValueError, match="model.net.norm"):
+        VisNet(3, 1, 16, norm="layer", **TINY)

@@ -49,3 +49,29 @@ def test_a_worker_dies_with_a_killed_reproduction(tmp_path):
     while alive(worker) and time.time() < deadline:
         time.sleep(0.2)
     assert not alive(worker), "the worker outlived the killed reproduction"
+
+
+def test_one_worker_runs_its_jobs_on_the_threads_per_worker(tmp_path):
+    """workers=1 runs the jobs in the reproduction's own process; it must get the same thread count as a worker
+    process, or a lone job takes every core beside other work (2 threads ran a job at 160 % CPU next to two
+    one-thread workers)."""
+    import torch
+
+    from ganprint.pipeline.runs import Launch, LaunchReport, PlannedJob, launch_in_process
+    from ganprint.runstore.spec import JobSpec
+
+    seen = []
+
+    def run_job(entry, overrides, run_dir, composed):
+        seen.append(torch.get_num_threads())
+        return 0
+
+    job = JobSpec("train", ("model=knn",))
+    planned = PlannedJob(job, LaunchReport("k", "train", [1000], []), [])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        launch_in_process([planned], Launch(tmp_path, "smoke", "in_process", run_job=run_job, threads_per_worker=1))
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1] and planned.report.returncode == 0

@@ -30,10 +30,10 @@ from torch import nn
 from ganprint.models.attnet_layout import AttNetLayout, attnet_layout
 from ganprint.models.inputs import check_image_batch
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear
+from ganprint.nn.norm import NORMS, normalization
 from ganprint.transforms.filters import band_residual, pyramid_down
 
 MODES = ("full", "predownsample", "residual", "postpool")
-NORMS = ("none", "batch")
 _TARGET = "ganprint.models.attnet.AttNet"
 
 
@@ -109,7 +109,7 @@ class AttNet(nn.Module):
         # One k x k average pool equals repeated 2x2 pools exactly.
         self.pool = nn.AvgPool2d(layout.last // 4) if layout.last > 4 else nn.Identity()
         width = _nf(1, fmap_base, fmap_max)
-        self.head = nn.Sequential(EqualizedConv2d(ch, width, 3), _normalize(norm, width), nn.LeakyReLU(0.2),
+        self.head = nn.Sequential(EqualizedConv2d(ch, width, 3), normalization(norm, width), nn.LeakyReLU(0.2),
                                   nn.Flatten())
         self.dense1 = EqualizedLinear(width * 16, fingerprint_dim)
         self.act = nn.LeakyReLU(0.2)
@@ -165,10 +165,6 @@ def _nf(stage: int, fmap_base: int, fmap_max: int) -> int:
     return min(int(fmap_base / 2.0**stage), fmap_max)
 
 
-def _normalize(norm: str, channels: int) -> nn.Module:
-    return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
-
-
 def _preprocess(layout: AttNetLayout, switching_res: int) -> nn.Module:
     """The fixed filter before the first convolution."""
     if layout.preprocess == "lowpass":
@@ -192,7 +188,7 @@ def _trunk(blocks: tuple[int, ...], in_channels: int, fmap_base: int, fmap_max: 
             width = _nf(stage - 1 - j, fmap_base, fmap_max)
             layers[f"conv{r}_{j}"] = EqualizedConv2d(ch, width, 3)
             if norm != "none":
-                layers[f"norm{r}_{j}"] = _normalize(norm, width)
+                layers[f"norm{r}_{j}"] = normalization(norm, width)
             layers[f"act{r}_{j}"] = nn.LeakyReLU(0.2)
             ch = width
     return nn.Sequential(layers), ch

@@ -28,7 +28,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 CHECKPOINT_FORMAT = 1
 
 
-def _takes_total_steps(factory: Callable[..., Any]) -> bool:
+def takes_total_steps(factory: Callable[..., Any]) -> bool:
     """Whether a scheduler partial still needs ``total_steps`` (OneCycleLR), which only the trainer knows."""
     func = getattr(factory, "func", factory)
     try:
@@ -172,7 +172,7 @@ class AttributionModule(pl.LightningModule):
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        if _takes_total_steps(self.scheduler_factory):
+        if takes_total_steps(self.scheduler_factory):
             # A per-step schedule (OneCycleLR): its length is the run's, however the budget was set (epochs or
             # trainer.max_steps), so a scale that changes the budget never leaves the schedule half-run.
             total = int(self.trainer.estimated_stepping_batches)

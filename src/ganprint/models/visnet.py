@@ -15,6 +15,10 @@ encoder and nf(R-1) maps in the decoder, nf(s) = min(fmap_base / 2^s, fmap_max).
 widths (fmap_base 1024, fmap_max 512) the encoder has 7,076,224 and the decoder 7,078,035 parameters, as the
 official network.
 
+``norm``: ``none`` (the official network) or ``batch``: batch norm after every convolution of the encoder and the
+decoder except the last (``toRGB``), as attNet's ``norm``; a scale adds it so that a CPU-sized step budget converges
+(conf/scale/cpu.yaml, docs/cpu-recipe.md). The critic never takes it (its gradient penalty is per sample).
+
 ``correlation``:
 
 - ``inner`` (the official code, the default): the plain inner product scaled by 1/sqrt(C*H*W) (the equalized-lr
@@ -37,6 +41,7 @@ from torch import nn
 
 from ganprint.models.inputs import check_image_batch
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev
+from ganprint.nn.norm import NORMS, normalization
 
 CORRELATIONS = ("normalized", "inner")
 FINGERPRINT_INITS = ("zeros", "normal")
@@ -50,7 +55,16 @@ def _nf(fmap_base: int, fmap_max: int):
     return nf
 
 
-def encoder_trunk(in_channels: int, resolution: int, nf) -> tuple[nn.Sequential, int]:
+def _conv(layers: OrderedDict[str, nn.Module], tag: str, cin: int, cout: int, norm: str) -> None:
+    """3x3 conv, optional norm, leaky ReLU 0.2, under the names ``conv{tag}``, ``norm{tag}``, ``act{tag}`` (the
+    norm's key only when there is one, so the official layout's checkpoint keys stay as they are)."""
+    layers[f"conv{tag}"] = EqualizedConv2d(cin, cout, 3)
+    if norm != "none":
+        layers[f"norm{tag}"] = normalization(norm, cout)
+    layers[f"act{tag}"] = nn.LeakyReLU(0.2)
+
+
+def encoder_trunk(in_channels: int, resolution: int, nf, norm: str = "none") -> tuple[nn.Sequential, int]:
     """The attNet trunk (``AttNet(mode='full').local``) followed by the last 2x2 pool: ``[N, C, R, R]`` to
     ``[N, ch, 4, 4]``. Returns the layers and ``ch``."""
     layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -58,19 +72,19 @@ def encoder_trunk(in_channels: int, resolution: int, nf) -> tuple[nn.Sequential,
     r = resolution
     while r >= 8:
         stage = r.bit_length() - 1
-        layers[f"conv{r}_0"] = EqualizedConv2d(ch, nf(stage - 1), 3)
-        layers[f"act{r}_0"] = nn.LeakyReLU(0.2)
-        layers[f"conv{r}_1"] = EqualizedConv2d(nf(stage - 1), nf(stage - 2), 3)
-        layers[f"act{r}_1"] = nn.LeakyReLU(0.2)
+        _conv(layers, f"{r}_0", ch, nf(stage - 1), norm)
+        _conv(layers, f"{r}_1", nf(stage - 1), nf(stage - 2), norm)
         layers[f"pool{r}"] = nn.AvgPool2d(2)
         ch = nf(stage - 2)
         r //= 2
     return nn.Sequential(layers), ch
 
 
-def _conv_block(cin: int, cout: int, tag: str) -> OrderedDict[str, nn.Module]:
-    return OrderedDict([(f"conv{tag}_0", EqualizedConv2d(cin, cout, 3)), (f"act{tag}_0", nn.LeakyReLU(0.2)),
-                        (f"conv{tag}_1", EqualizedConv2d(cout, cout, 3)), (f"act{tag}_1", nn.LeakyReLU(0.2))])
+def _conv_block(cin: int, cout: int, tag: str, norm: str) -> OrderedDict[str, nn.Module]:
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    _conv(layers, f"{tag}_0", cin, cout, norm)
+    _conv(layers, f"{tag}_1", cout, cout, norm)
+    return layers
 
 
 class VisNet(nn.Module):
@@ -89,31 +103,33 @@ class VisNet(nn.Module):
         fmap_max: int = 512,
         correlation: str = "inner",
         fingerprint_init: str = "zeros",
+        norm: str = "none",
     ) -> None:
         super().__init__()
         num_classes, in_channels, resolution = int(num_classes), int(in_channels), int(resolution)
         fmap_base, fmap_max, correlation = int(fmap_base), int(fmap_max), str(correlation)
-        fingerprint_init = str(fingerprint_init)
-        _validate(num_classes, in_channels, resolution, fmap_base, fmap_max, correlation, fingerprint_init)
+        fingerprint_init, norm = str(fingerprint_init), str(norm)
+        _validate(num_classes, in_channels, resolution, fmap_base, fmap_max, correlation, fingerprint_init, norm)
         self._kwargs: dict[str, Any] = {
             "num_classes": num_classes, "in_channels": in_channels, "resolution": resolution,
             "fmap_base": fmap_base, "fmap_max": fmap_max, "correlation": correlation,
-            "fingerprint_init": fingerprint_init,
+            "fingerprint_init": fingerprint_init, "norm": norm,
         }
         self.num_classes, self.in_channels, self.resolution = num_classes, in_channels, resolution
         self.correlation = correlation
         nf = _nf(fmap_base, fmap_max)
 
-        trunk, ch = encoder_trunk(in_channels, resolution, nf)
-        self.encoder = nn.Sequential(OrderedDict([*trunk.named_children(), *_conv_block(ch, nf(1), "4").items()]))
+        trunk, ch = encoder_trunk(in_channels, resolution, nf, norm)
+        self.encoder = nn.Sequential(OrderedDict([*trunk.named_children(),
+                                                  *_conv_block(ch, nf(1), "4", norm).items()]))
 
-        dec: OrderedDict[str, nn.Module] = _conv_block(nf(1), nf(1), "4")
+        dec: OrderedDict[str, nn.Module] = _conv_block(nf(1), nf(1), "4", norm)
         ch = nf(1)
         r = 8
         while r <= resolution:
             stage = r.bit_length() - 1
             dec[f"up{r}"] = nn.Upsample(scale_factor=2, mode="nearest")
-            dec.update(_conv_block(ch, nf(stage - 1), str(r)))
+            dec.update(_conv_block(ch, nf(stage - 1), str(r), norm))
             ch = nf(stage - 1)
             r *= 2
         dec["to_image"] = EqualizedConv2d(ch, in_channels, 3, gain=1.0)
@@ -171,7 +187,7 @@ class VisNet(nn.Module):
                 "fingerprints": self.fingerprints.numel()}
 
     def extra_repr(self) -> str:
-        return f"correlation={self.correlation}"
+        return f"correlation={self.correlation}, norm={self._kwargs['norm']}"
 
     def _check_input(self, x: torch.Tensor) -> None:
         check_image_batch(x, self.in_channels, self.resolution, "VisNet")
@@ -213,13 +229,16 @@ def _count(module: nn.Module) -> int:
 
 
 def _validate(num_classes: int, in_channels: int, resolution: int, fmap_base: int, fmap_max: int,
-              correlation: str, fingerprint_init: str) -> None:
+              correlation: str, fingerprint_init: str, norm: str) -> None:
     if correlation not in CORRELATIONS:
         raise ValueError(f"unknown visNet correlation {correlation!r}; set model.net.correlation to one of "
                          f"{', '.join(CORRELATIONS)}.")
     if fingerprint_init not in FINGERPRINT_INITS:
         raise ValueError(f"unknown visNet fingerprint_init {fingerprint_init!r}; set model.net.fingerprint_init to "
                          f"one of {', '.join(FINGERPRINT_INITS)}.")
+    if norm not in NORMS:
+        raise ValueError(f"unknown visNet norm {norm!r}; set model.net.norm (scale.visnet.norm) to one of "
+                         f"{', '.join(NORMS)}.")
     if resolution < 8 or resolution & (resolution - 1):
         raise ValueError(f"visNet needs a power-of-two input resolution of at least 8, got {resolution}; "
                          "set model.net.resolution (scale.resolution).")

@@ -2,7 +2,9 @@
 
 Per batch (manual optimization, as the official loop): one step of the reconstruction critic (WGAN-GP with drift),
 one step of the encoder-decoder and the model fingerprints (cross-entropy on the correlation logits + L1
-reconstruction + adversarial term), then the EMA update of the evaluation copy. Validation, test, prediction and
+reconstruction + adversarial term), an optional learning-rate schedule step of the encoder-decoder, then the EMA
+update of the evaluation copy. Lightning counts both optimizer steps in ``trainer.global_step``, so a budget of
+``trainer.max_steps`` trains ``max_steps / 2`` batches and a per-step schedule is sized to that. Validation, test, prediction and
 everything that reads ``module.net`` (checkpoint spec, FD ratio, attribution) use the EMA copy, as the official
 code evaluates and exports ``EGs``. Metrics, confusion matrix and checkpoint metadata come from
 ``AttributionModule``; at test end the module also computes the source x source response matrix. The fingerprint
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,10 +25,12 @@ from torchmetrics import MeanMetric
 
 from ganprint.errors import ConfigError
 from ganprint.metrics.responses import diagonal_dominance
-from ganprint.models.module import AttributionModule
+from ganprint.models.module import AttributionModule, takes_total_steps
 from ganprint.models.visnet import ReconstructionCritic, VisNet, gradient_penalty
 
 log = logging.getLogger("ganprint")
+
+OPTIMIZER_STEPS_PER_BATCH = 2  # the critic's, then the encoder-decoder's
 
 
 class VisNetModule(AttributionModule):
@@ -35,6 +40,8 @@ class VisNetModule(AttributionModule):
     checkpoint's ``net.*`` keys are. The trained copy is ``trained_net``; the critic ``critic`` is built to
     match ``net``. ``optimizer``/``critic_optimizer`` are partials taking the parameters (the official code:
     Adam(lr 1e-3, betas (0, 0.99), eps 1e-8) for both; ``critic_optimizer=None`` reuses ``optimizer``).
+    ``scheduler`` (None: constant, the official code) schedules the encoder-decoder's learning rate, stepped once
+    per batch; a partial that takes ``total_steps`` (OneCycleLR) gets the number of batches the run will train.
 
     Loss weights are the paper's and the official code's: ``cls_weight`` 1, ``rec_weight`` 20 (mean absolute
     reconstruction error), ``adv_weight`` 0.1; critic ``gp_weight`` 10, ``drift_weight`` 0.001. ``ema_beta``
@@ -69,12 +76,9 @@ class VisNetModule(AttributionModule):
         critic_mbstd_group: int = 4,
         figure_samples: int = 4,
     ) -> None:
-        if scheduler is not None:
-            raise ConfigError("visNet trains at a constant learning rate, as the official code; set "
-                              "model.scheduler=null.")
         if not 0.0 <= float(ema_beta) < 1.0:
             raise ConfigError(f"model.ema_beta must be in [0, 1), got {ema_beta}.")
-        super().__init__(net, source_names, optimizer=optimizer, scheduler=None, hflip=hflip, compile=compile)
+        super().__init__(net, source_names, optimizer=optimizer, scheduler=scheduler, hflip=hflip, compile=compile)
         self.save_hyperparameters({
             "source_names": list(source_names), "hflip": bool(hflip), "compile": bool(compile),
             "cls_weight": float(cls_weight), "rec_weight": float(rec_weight), "adv_weight": float(adv_weight),
@@ -159,6 +163,7 @@ class VisNetModule(AttributionModule):
         self.manual_backward(loss)
         opt_eg.step()
         self.critic.requires_grad_(True)
+        self._step_schedule()
 
         # 3. evaluation copy.
         self._update_ema()
@@ -224,8 +229,33 @@ class VisNetModule(AttributionModule):
         if self.optimizer_factory is None:
             raise ConfigError("no optimizer configured; set `model.optimizer` (see conf/model/visnet.yaml).")
         critic_factory = self.critic_optimizer_factory or self.optimizer_factory
-        return [self.optimizer_factory(params=self.trained_net.parameters()),
-                critic_factory(params=self.critic.parameters())]
+        opt_eg = self.optimizer_factory(params=self.trained_net.parameters())
+        optimizers = [opt_eg, critic_factory(params=self.critic.parameters())]
+        if self.scheduler_factory is None:
+            return optimizers
+        if takes_total_steps(self.scheduler_factory):
+            scheduler = self.scheduler_factory(optimizer=opt_eg, total_steps=self.batches_to_train())
+        else:
+            scheduler = self.scheduler_factory(optimizer=opt_eg)
+        return optimizers, [scheduler]
+
+    def batches_to_train(self) -> int:
+        """Batches this run trains: the epoch budget, or ``trainer.max_steps`` over the two optimizer steps a
+        batch takes, whichever ends first (Lightning's estimate counts a batch as one step)."""
+        total = int(self.trainer.estimated_stepping_batches)
+        if int(self.trainer.max_steps) > 0:
+            total = min(total, math.ceil(int(self.trainer.max_steps) / OPTIMIZER_STEPS_PER_BATCH))
+        return max(total, 1)
+
+    def _step_schedule(self) -> None:
+        scheduler = self.lr_schedulers()
+        if scheduler is None:
+            return
+        # A fixed-length schedule refuses a step past its end; a run that trains a batch more than estimated
+        # (a resumed epoch's last partial batch) keeps the final learning rate instead of failing.
+        end = getattr(scheduler, "total_steps", None)
+        if end is None or scheduler.last_epoch < end:
+            scheduler.step()
 
 
 def _check_ddp(trainer) -> None:

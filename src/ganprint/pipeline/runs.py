@@ -376,8 +376,13 @@ def _seeds_with_parent(planned: PlannedJob, ctx: Launch) -> list[int]:
 
 
 def launch_in_process(planned_jobs: Iterable[PlannedJob], ctx: Launch) -> None:
-    """Run each job's seeds in this process, one after another, jobs in order (parents first)."""
+    """Run each job's seeds in this process, one after another, jobs in order (parents first), on
+    ``threads_per_worker`` torch threads when set (one worker is this process)."""
     assert ctx.run_job is not None
+    if ctx.threads_per_worker and not ctx.dry_run:
+        import torch
+
+        torch.set_num_threads(int(ctx.threads_per_worker))
     for planned in planned_jobs:
         todo = _seeds_with_parent(planned, ctx) if planned.runnable else []
         if not todo:

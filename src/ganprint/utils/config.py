@@ -199,6 +199,11 @@ def config_hash(cfg: DictConfig | dict,
     """SHA-256 of the parts of a config that change results (paths, loggers, hardware and the shortcut audit,
     which only reports, left out)."""
     data = {k: v for k, v in to_container(cfg).items() if k not in ignore}
+    if isinstance(data.get("scale"), dict) and "visnet" in data["scale"]:
+        # A scale's visNet recipe reaches a run only through the model node's interpolations (model.optimizer.lr,
+        # model.scheduler, model.net.norm), which are hashed resolved; hashing the block itself as well would make
+        # every run of the scale stale, attNet's included, whenever visNet's recipe changes.
+        data["scale"] = {k: v for k, v in data["scale"].items() if k != "visnet"}
     if isinstance(data.get("data"), dict) and data["data"].get("normalize", False) is None:
         # `data.normalize: null` (off) came after many run records; off and absent are the same data, so runs
         # recorded before it keep their hash and are not redone.
