@@ -43,6 +43,15 @@ class Report:
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def note_runs(report: Report, records: list[dict[str, Any]]) -> None:
+    """Add the finished ones of ``records`` to the report's runs (provenance: hashes and wall time)."""
+    for rec in records:
+        if rec.get("status") == "ok":
+            report.runs[rec["run_dir"]] = {"config_sha256": rec.get("config_sha256"),
+                                           "manifest_sha256": rec.get("manifest_sha256"),
+                                           "wall_time_s": rec.get("wall_time_s"), "seed": rec.get("seed")}
+
+
 def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: list[int]) -> Report:
     """Write every table (Markdown, LaTeX, CSV) and copy every figure under ``root`` from the run records."""
     report = Report()
@@ -59,9 +68,12 @@ def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: lis
             for rec in records:
                 if rec.get("status") == "ok":
                     n_sources = n_sources or len(rec.get("sources") or []) or None
-                    report.runs[rec["run_dir"]] = {"config_sha256": rec.get("config_sha256"),
-                                                   "manifest_sha256": rec.get("manifest_sha256"),
-                                                   "wall_time_s": rec.get("wall_time_s"), "seed": rec.get("seed")}
+            # provenance lists every run behind a cell: the trained models and fine-tunes a cell's evaluation
+            # read (its parents) too, not only the run that holds the cell's metric
+            job = cell.job
+            while job is not None:
+                note_runs(report, collect(root, job, scale, seeds_for(merged.get(job, job), seeds)))
+                job = job.parent
         section: dict[str, Any] = {"markdown": "", "figures": []}
         if spec.chance == "sources":
             spec = replace(spec, chance=1.0 / n_sources if n_sources else None)
@@ -78,7 +90,9 @@ def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: lis
             for png, caption in write_curves(spec, cells, root / "figures"):
                 section["figures"].append((str(png.relative_to(root)), caption))
         for fig in spec.figures:
-            found = [Path(r["run_dir"]) / fig.file for r in collect(root, fig.job, scale, seeds) if r.get("status") == "ok"]
+            fig_records = collect(root, fig.job, scale, seeds)
+            note_runs(report, fig_records)
+            found = [Path(r["run_dir"]) / fig.file for r in fig_records if r.get("status") == "ok"]
             found = [p for p in found if p.is_file()]
             if found:
                 dest = root / "figures" / f"{spec.id}_{fig.name}{found[0].suffix}"
