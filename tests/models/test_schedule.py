@@ -40,15 +40,20 @@ def _visnet_module(scheduler):
                         optimizer=functools.partial(torch.optim.Adam, lr=1e-2, betas=(0.0, 0.99)))
 
 
+def _fit_visnet(module, n_images: int, tmp_path, **budget) -> pl.Trainer:
+    """Fit on ``n_images`` random 8x8 images in batches of 16 under ``budget`` (max_epochs, max_steps)."""
+    data = TensorDataset(torch.rand(n_images, 1, 8, 8) * 2 - 1, torch.randint(0, 3, (n_images,)))
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0, default_root_dir=tmp_path, **budget)
+    trainer.fit(module, DataLoader(data, batch_size=16))
+    return trainer
+
+
 def test_visnet_one_cycle_spans_the_batches_of_a_step_budget_that_counts_two_steps_per_batch(tmp_path):
     torch.manual_seed(0)
     module = _visnet_module(functools.partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-2, pct_start=0.2,
                                               cycle_momentum=False))
-    data = TensorDataset(torch.rand(64, 1, 8, 8) * 2 - 1, torch.randint(0, 3, (64,)))
-    trainer = pl.Trainer(max_epochs=100, max_steps=24, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                         default_root_dir=tmp_path)
-    trainer.fit(module, DataLoader(data, batch_size=16))
+    trainer = _fit_visnet(module, 64, tmp_path, max_epochs=100, max_steps=24)
     assert trainer.global_step == 24 and int(module.ema_updates) == 12  # 12 batches, 2 optimizer steps each
     scheduler = trainer.lr_scheduler_configs[0].scheduler
     assert scheduler.total_steps == 12 and scheduler.last_epoch == 12
@@ -60,9 +65,5 @@ def test_visnet_one_cycle_spans_the_batches_of_a_step_budget_that_counts_two_ste
 def test_visnet_one_cycle_takes_the_epoch_budget_when_it_ends_first(tmp_path):
     module = _visnet_module(functools.partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-2,
                                               cycle_momentum=False))
-    data = TensorDataset(torch.rand(48, 1, 8, 8) * 2 - 1, torch.randint(0, 3, (48,)))
-    trainer = pl.Trainer(max_epochs=2, max_steps=1000, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                         default_root_dir=tmp_path)
-    trainer.fit(module, DataLoader(data, batch_size=16))
+    trainer = _fit_visnet(module, 48, tmp_path, max_epochs=2, max_steps=1000)
     assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 6 and int(module.ema_updates) == 6
