@@ -57,6 +57,16 @@ def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: lis
     report = Report()
     # a job shared by two tables reports every seed it ran, the larger count either table asked for
     merged: dict[JobSpec, JobSpec] = {j: j for j in merge_jobs([j for s in specs for j in s.jobs()])}
+    noted: set[JobSpec] = set()
+
+    def note_parents(job: JobSpec | None) -> None:
+        # Provenance lists every run behind a cell: the trained models and fine-tunes that a cell's run read (its
+        # parents) too. Many cells share a parent (one trained attNet under all of Table 7), so each is read once.
+        while job is not None and job not in noted:
+            noted.add(job)
+            note_runs(report, collect(root, job, scale, seeds_for(merged.get(job, job), seeds)))
+            job = job.parent
+
     for spec in specs:
         cells = {}
         all_records: list[dict[str, Any]] = []
@@ -65,15 +75,11 @@ def build_report(specs: list[ExperimentSpec], root: Path, scale: str, seeds: lis
             records = collect(root, cell.job, scale, seeds_for(merged.get(cell.job, cell.job), seeds))
             all_records += records
             cells[(cell.row, cell.column)] = cell_from_records(records, cell.metric, cell.percent)
+            note_runs(report, records)
+            note_parents(cell.job.parent)
             for rec in records:
                 if rec.get("status") == "ok":
                     n_sources = n_sources or len(rec.get("sources") or []) or None
-            # provenance lists every run behind a cell: the trained models and fine-tunes a cell's evaluation
-            # read (its parents) too, not only the run that holds the cell's metric
-            job = cell.job
-            while job is not None:
-                note_runs(report, collect(root, job, scale, seeds_for(merged.get(job, job), seeds)))
-                job = job.parent
         section: dict[str, Any] = {"markdown": "", "figures": []}
         if spec.chance == "sources":
             spec = replace(spec, chance=1.0 / n_sources if n_sources else None)
