@@ -32,16 +32,27 @@ def test_grid_is_scored_on_validation_images_only(name, upsampling_splits, conte
     kw = {"content_model": content_model} if name == "content_knn" else {}
     model = build_baseline(name, progress=False, **SMALL_GRIDS[name], **kw)
     scored: list[np.ndarray] = []
-    real_predict = model.predict
+    searched: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    real_predict, real_grid_scores = model.predict, model._grid_val_accuracies
 
     def spy(x):
         scored.append(x)
         return real_predict(x)
 
+    def grid_spy(grid, train_x, train_y, val_x, val_y):
+        searched.append((train_x, val_x, val_y))
+        return real_grid_scores(grid, train_x, train_y, val_x, val_y)
+
     monkeypatch.setattr(model, "predict", spy)
+    monkeypatch.setattr(model, "_grid_val_accuracies", grid_spy)
     model.fit(tx, ty, vx, vy)
     report = model.fit_report()
-    assert len(scored) == len(report["grid"]) == len(model.param_grid())
+    assert len(searched) == 1 and all(a is b for a, b in zip(searched[0], (tx, vx, vy), strict=True))
+    assert len(report["grid"]) == len(model.param_grid())
+    if type(model)._grid_val_accuracies is Baseline._grid_val_accuracies:
+        assert len(scored) == len(report["grid"])  # one predict per candidate
+    else:
+        assert not scored  # kNN: one neighbour search of val_x for the whole grid, no per-candidate predict
     assert all(x is vx for x in scored), "a grid candidate was scored on something other than the val split"
     assert not any(np.shares_memory(x, sx) for x in scored)
     # The reported scores are validation accuracies of the candidates (spot-check the selected one).

@@ -3,8 +3,9 @@
 A baseline works on numpy arrays (uint8 images ``[N, H, W, C]``, integer source labels), so it is fed exactly
 the splits the deep models get. ``fit`` receives the train and validation splits and nothing else: there is no
 argument through which test images could reach hyperparameter selection. Every grid candidate is fitted on
-train and scored by ``predict`` on the validation split; the best one is refitted on train (never on train +
-val) and kept. May be imported by ``models/`` and the entry points; imports no data or source code.
+train and scored by ``predict`` on the validation split (kNN baselines get the same accuracies for all k from
+one neighbour search, see ``_grid_val_accuracies``); the best one is refitted on train (never on train + val)
+and kept. May be imported by ``models/`` and the entry points; imports no data or source code.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Baseline(ABC):
     grids list the simplest / most regularised model first),
     ``_fit_candidate`` (fit on train with one candidate's parameters), ``predict``, ``scores`` and ``features``.
     ``_prepare`` fits what does not depend on the grid (a PCA, a scaler, a content network) once, on train.
+    ``_grid_val_accuracies`` may be overridden where all candidates can be scored at once.
     """
 
     name: ClassVar[str] = "baseline"
@@ -81,6 +83,19 @@ class Baseline(ABC):
     @abstractmethod
     def _fit_candidate(self, params: dict[str, Any], train_x: np.ndarray, train_y: np.ndarray) -> None:
         """Fit the model on train with ``params``, replacing any previous fit."""
+
+    def _grid_val_accuracies(self, grid: list[dict[str, Any]], train_x: np.ndarray, train_y: np.ndarray,
+                             val_x: np.ndarray, val_y: np.ndarray) -> list[float]:
+        """Validation accuracy of each candidate of ``grid``, in grid order.
+
+        Default: fit each candidate on train and score its ``predict`` on val. An override must give exactly
+        these numbers (it may only be faster) and must not use anything but train to fit and val to score.
+        """
+        accs = []
+        for params in self._track(grid, f"{self.name}: grid search on val", total=len(grid)):
+            self._fit_candidate(params, train_x, train_y)
+            accs.append(float(np.mean(self.predict(val_x) == val_y)))
+        return accs
 
     @abstractmethod
     def scores(self, x: np.ndarray) -> np.ndarray:
@@ -118,14 +133,12 @@ class Baseline(ABC):
             raise ConfigError(f"validation labels {unknown.tolist()} have no training images; every source "
                               f"needs images in the train split (conf/data/*.yaml counts).")
         t0 = time.perf_counter()
-        results: list[dict[str, Any]] = []
         with self._progress_display():
             self._prepare(train_x, train_y)
             grid = self.param_grid()
-            for params in self._track(grid, f"{self.name}: grid search on val", total=len(grid)):
-                self._fit_candidate(params, train_x, train_y)
-                acc = float(np.mean(self.predict(val_x) == val_y))
-                results.append({"params": dict(params), "val_acc": acc})
+            accs = self._grid_val_accuracies(grid, train_x, train_y, val_x, val_y)
+            results = [{"params": dict(params), "val_acc": float(acc)}
+                       for params, acc in zip(grid, accs, strict=True)]
             best = max(range(len(results)), key=lambda i: (results[i]["val_acc"], -i))
             self.selected_params = dict(results[best]["params"])
             self._fit_candidate(self.selected_params, train_x, train_y)

@@ -3,9 +3,10 @@
 Yu et al. attribute with Inception features, which were trained to recognise *content*, not source. Inception
 weights cannot be downloaded here, so the same role is played by ``ContentClassifier``, a small CNN trained on
 the real data's own class labels (Fashion-MNIST's 10 product classes); its penultimate layer is the feature
-space and a kNN (k chosen on the validation split) attributes in it. Any other content network (e.g. a locally
-available Inception) can be used instead by passing ``content_model=``: a ``torch.nn.Module`` whose
-``embed(x)`` maps float images ``[N, C, H, W]`` in [-1, 1] to ``[N, D]`` features.
+space and a kNN attributes in it (k chosen on the validation split from one neighbour search, as in knn.py).
+Any other content network (e.g. a locally available Inception) can be used instead by passing
+``content_model=``: a ``torch.nn.Module`` whose ``embed(x)`` maps float images ``[N, C, H, W]`` in [-1, 1] to
+``[N, D]`` features.
 
 The trained classifier is cached in ``cache_dir`` under a hash of its configuration and of the training
 images and labels (state_dict only, written atomically, read back with ``weights_only=True``).
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,10 @@ from torch import nn
 
 from ganprint.errors import ConfigError
 from ganprint.models.baselines.base import Baseline, check_images, check_labels
-from ganprint.models.baselines.knn import DEFAULT_K_GRID, usable_k
+from ganprint.models.baselines.knn import DEFAULT_K_GRID, Track, knn_grid_predictions, plain_track, usable_k
 from ganprint.models.inference import net_outputs
 from ganprint.utils.atomic import atomic_write
 from ganprint.utils.pixels import to_signed
-
-Track = Callable[[Iterable[Any], str, int], Iterable[Any]]
 
 
 def to_tensor(x: np.ndarray) -> torch.Tensor:
@@ -66,10 +65,6 @@ class ContentClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
-
-
-def _plain_track(items: Iterable[Any], description: str, total: int) -> Iterable[Any]:
-    return items
 
 
 def content_cache_key(images: np.ndarray, labels: np.ndarray, config: dict[str, Any]) -> str:
@@ -113,7 +108,7 @@ def train_content_classifier(images: np.ndarray, labels: np.ndarray, epochs: int
     x_all, y_all = torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels.astype(np.int64))
     steps_per_epoch = (len(images) + batch_size - 1) // batch_size
     steps = ((e, s) for e in range(epochs) for s in range(steps_per_epoch))
-    track = track or (rich_track_adapter if progress else _plain_track)
+    track = track or (rich_track_adapter if progress else plain_track)
     model.train()
     order = None
     for _epoch, step in track(steps, "content classifier: training", epochs * steps_per_epoch):
@@ -193,6 +188,12 @@ class ContentKNNBaseline(Baseline):
     def _fit_candidate(self, params: dict[str, Any], train_x: np.ndarray, train_y: np.ndarray) -> None:
         self._knn = KNeighborsClassifier(n_neighbors=int(params["k"]), algorithm="brute")
         self._knn.fit(self._train_feats, train_y)
+
+    def _grid_val_accuracies(self, grid: list[dict[str, Any]], train_x: np.ndarray, train_y: np.ndarray,
+                             val_x: np.ndarray, val_y: np.ndarray) -> list[float]:
+        pred = knn_grid_predictions(self._train_feats, train_y, self.features(val_x), [p["k"] for p in grid],
+                                    track=self._track, name=self.name)
+        return [float(np.mean(pred[int(p["k"])] == val_y)) for p in grid]
 
     def features(self, x: np.ndarray) -> np.ndarray:
         model = self.ensure_content_model()
