@@ -1,6 +1,7 @@
-"""Small tensor operations shared by the GAN families: gradient penalty, fast nearest upsampling, sizes.
+"""Small tensor operations shared by the GAN families: gradient penalty, resampling, per-tensor clipping, sizes.
 
-Imported by the family modules and ``resnet``; depends on torch only.
+Imported by the family modules and ``resnet``; depends on torch and ``ganprint.nn.resample`` (whose
+``up_nearest`` it re-exports).
 """
 
 from __future__ import annotations
@@ -10,34 +11,19 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ganprint.nn.resample import avg_pool2, up_nearest
+
+__all__ = ["avg_pool2", "clip_per_tensor", "down_avg", "gradient_penalty", "log2_int", "up_nearest"]
+
 
 def log2_int(x: int) -> int:
     return int(round(math.log2(x)))
 
 
-class _UpNearest(torch.autograd.Function):
-    """Nearest upsampling as a broadcast copy; its gradient is a sum-pool (both faster on CPU than
-    F.interpolate's kernels or autograd's strided reduction of the broadcast)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, factor: int) -> torch.Tensor:
-        ctx.factor = factor
-        n, c, h, w = x.shape
-        return x[:, :, :, None, :, None].expand(n, c, h, factor, w, factor).reshape(n, c, h * factor, w * factor)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        f = ctx.factor
-        return F.avg_pool2d(grad, f) * float(f * f), None
-
-
-def up_nearest(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
-    """Nearest-neighbour upsampling by an integer factor (the values of F.interpolate(mode="nearest"))."""
-    return x if factor == 1 else _UpNearest.apply(x, factor)
-
-
 def down_avg(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
-    return x if factor == 1 else F.avg_pool2d(x, factor)
+    if factor == 1:
+        return x
+    return avg_pool2(x) if factor == 2 else F.avg_pool2d(x, factor)
 
 
 def clip_per_tensor(module: torch.nn.Module, clip: float | None) -> None:

@@ -22,7 +22,7 @@ from ganprint.errors import ConfigError
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
 
 from .family import GANFamily
-from .ops import down_avg, gradient_penalty, log2_int, up_nearest
+from .ops import avg_pool2, down_avg, gradient_penalty, log2_int, up_nearest
 
 
 def lod_at(kimg: float, resolution_log2: int, start_log2: int, training_kimg: float,
@@ -116,9 +116,9 @@ class ProGANCritic(_Grown):
         x = act(self.from_rgb[str(top)](img))
         for r in range(top, 2, -1):
             c1, c2 = self.blocks[str(r)]
-            x = F.avg_pool2d(act(c2(act(c1(x)))), 2)
+            x = avg_pool2(act(c2(act(c1(x)))))
             if r == top and alpha < 1.0:
-                x = _lerp(act(self.from_rgb[str(top - 1)](F.avg_pool2d(img, 2))), x, alpha)
+                x = _lerp(act(self.from_rgb[str(top - 1)](avg_pool2(img))), x, alpha)
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = act(self.conv4(x))
@@ -172,7 +172,7 @@ class ProGAN(GANFamily):
             return real
         factor = 2 ** int(math.floor(lod))
         x = down_avg(real, factor)
-        x = _lerp(x, up_nearest(F.avg_pool2d(x, 2), 2), lod - math.floor(lod))
+        x = _lerp(x, up_nearest(avg_pool2(x), 2), lod - math.floor(lod))
         return up_nearest(x, factor)
 
     def critic_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:

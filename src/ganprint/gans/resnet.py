@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .ops import log2_int, up_nearest
+from .ops import avg_pool2, log2_int, up_nearest
 
 
 def _sn(module: nn.Module, use: bool) -> nn.Module:
@@ -61,7 +61,7 @@ class DownBlock(nn.Module):
         h = self.c2(F.relu(self.c1(F.relu(x))))
         s = self.sc(x) if self.sc is not None else x
         if self.downsample:
-            h, s = F.avg_pool2d(h, 2), F.avg_pool2d(s, 2)
+            h, s = avg_pool2(h), avg_pool2(s)
         return h + s
 
 
@@ -75,8 +75,8 @@ class OptimizedBlock(nn.Module):
         self.sc = _sn(_glorot(nn.Conv2d(c_in, c_out, 1), 1.0), sn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.avg_pool2d(self.c2(F.relu(self.c1(x))), 2)
-        return h + self.sc(F.avg_pool2d(x, 2))
+        h = avg_pool2(self.c2(F.relu(self.c1(x))))
+        return h + self.sc(avg_pool2(x))
 
 
 class ResNetGenerator(nn.Module):

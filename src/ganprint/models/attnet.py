@@ -31,6 +31,7 @@ from ganprint.models.attnet_layout import AttNetLayout, attnet_layout
 from ganprint.models.inputs import check_image_batch
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear
 from ganprint.nn.norm import NORMS, normalization
+from ganprint.nn.resample import AvgPool2
 from ganprint.transforms.filters import band_residual, pyramid_down
 
 MODES = ("full", "predownsample", "residual", "postpool")
@@ -107,7 +108,8 @@ class AttNet(nn.Module):
         self.preprocess = _preprocess(layout, switching_res)
         self.local, ch = _trunk(layout.blocks, in_channels, fmap_base, fmap_max, norm)
         # One k x k average pool equals repeated 2x2 pools exactly.
-        self.pool = nn.AvgPool2d(layout.last // 4) if layout.last > 4 else nn.Identity()
+        k = layout.last // 4
+        self.pool = AvgPool2() if k == 2 else nn.AvgPool2d(k) if k > 1 else nn.Identity()
         width = _nf(1, fmap_base, fmap_max)
         self.head = nn.Sequential(EqualizedConv2d(ch, width, 3), normalization(norm, width), nn.LeakyReLU(0.2),
                                   nn.Flatten())
@@ -182,7 +184,7 @@ def _trunk(blocks: tuple[int, ...], in_channels: int, fmap_base: int, fmap_max: 
     ch = in_channels
     for i, r in enumerate(blocks):
         if i:
-            layers[f"pool{2 * r}"] = nn.AvgPool2d(2)
+            layers[f"pool{2 * r}"] = AvgPool2()
         stage = r.bit_length() - 1
         for j in (0, 1):
             width = _nf(stage - 1 - j, fmap_base, fmap_max)

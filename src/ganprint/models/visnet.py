@@ -42,6 +42,7 @@ from torch import nn
 from ganprint.models.inputs import check_image_batch
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev
 from ganprint.nn.norm import NORMS, normalization
+from ganprint.nn.resample import AvgPool2, Up2
 
 CORRELATIONS = ("normalized", "inner")
 FINGERPRINT_INITS = ("zeros", "normal")
@@ -74,7 +75,7 @@ def encoder_trunk(in_channels: int, resolution: int, nf, norm: str = "none") -> 
         stage = r.bit_length() - 1
         _conv(layers, f"{r}_0", ch, nf(stage - 1), norm)
         _conv(layers, f"{r}_1", nf(stage - 1), nf(stage - 2), norm)
-        layers[f"pool{r}"] = nn.AvgPool2d(2)
+        layers[f"pool{r}"] = AvgPool2()
         ch = nf(stage - 2)
         r //= 2
     return nn.Sequential(layers), ch
@@ -128,7 +129,7 @@ class VisNet(nn.Module):
         r = 8
         while r <= resolution:
             stage = r.bit_length() - 1
-            dec[f"up{r}"] = nn.Upsample(scale_factor=2, mode="nearest")
+            dec[f"up{r}"] = Up2()
             dec.update(_conv_block(ch, nf(stage - 1), str(r), norm))
             ch = nf(stage - 1)
             r *= 2

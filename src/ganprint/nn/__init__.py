@@ -2,5 +2,7 @@
 
 from ganprint.nn.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
 from ganprint.nn.norm import NORMS, normalization
+from ganprint.nn.resample import AvgPool2, Up2, avg_pool2, up_nearest
 
-__all__ = ["NORMS", "EqualizedConv2d", "EqualizedLinear", "MinibatchStdDev", "PixelNorm", "normalization"]
+__all__ = ["NORMS", "AvgPool2", "EqualizedConv2d", "EqualizedLinear", "MinibatchStdDev", "PixelNorm", "Up2", "avg_pool2",
+           "normalization", "up_nearest"]
