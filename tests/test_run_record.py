@@ -47,3 +47,11 @@ def test_a_scales_visnet_recipe_moves_only_the_runs_whose_model_reads_it():
     visnet_run = {**with_visnet, "model": {"net": {"_target_": "VisNet", "norm": "batch"}, "lr": 0.02}}
     official = {**visnet_run, "model": {"net": {"_target_": "VisNet", "norm": "none"}, "lr": 0.001}}
     assert config_hash(visnet_run) != config_hash(official)  # the recipe still moves a visNet run's hash
+
+
+def test_data_keys_added_later_leave_old_hashes_alone_only_when_off():
+    base = {"scale": {"name": "cpu"}, "data": {"counts": {"test": 2000}}}
+    off = {**base, "data": {**base["data"], "test_limit": None, "normalize": None}}
+    assert config_hash(off) == config_hash(base)
+    capped = {**base, "data": {**base["data"], "test_limit": 500}}
+    assert config_hash(capped) != config_hash(base)

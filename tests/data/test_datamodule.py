@@ -9,6 +9,7 @@ from tests.data.test_sources import ArraySource
 
 from ganprint.data import AttributionDataModule
 from ganprint.data.splits import SplitCounts, split_keys
+from ganprint.errors import ConfigError
 
 
 def sources(n_sources=3, n=60, seed=0):
@@ -42,6 +43,26 @@ def test_labels_follow_source_order_and_values_are_in_range():
     assert x.min() >= -1.0 and x.max() <= 1.0
     assert sorted(dm.data["test"][1].unique().tolist()) == [0, 1, 2]
     assert dm.manifest.counts()["train"] == {"s0": 30, "s1": 30, "s2": 30}
+
+
+def test_test_limit_keeps_train_and_val_and_takes_the_test_splits_first_images():
+    counts = {"train": 30, "val": 10, "test": 20}
+    full = AttributionDataModule(sources(3), resolution=8, counts=counts)
+    capped = AttributionDataModule(sources(3), resolution=8, counts=counts, test_limit=7)
+    full.setup(), capped.setup()
+
+    def keys(dm, split):
+        return [(r[1], r[3]) for r in dm.manifest.rows if r[0] == split]
+
+    for split in ("train", "val"):
+        assert keys(capped, split) == keys(full, split)
+        assert torch.equal(capped.data[split][0], full.data[split][0])
+    assert capped.manifest.counts()["test"] == {"s0": 7, "s1": 7, "s2": 7}
+    for name in ("s0", "s1", "s2"):
+        full_test = [k for s, k in keys(full, "test") if s == name]
+        assert [k for s, k in keys(capped, "test") if s == name] == full_test[:7]
+    with pytest.raises(ConfigError, match="data.test_limit"):
+        AttributionDataModule(sources(3), resolution=8, counts=counts, test_limit=0)
 
 
 def test_duplicates_never_leak_across_splits():

@@ -92,6 +92,7 @@ class AttributionDataModule(pl.LightningDataModule):
         test_perturb: Perturb | None = None,
         perturb_seed: int = 0,
         normalize: str | dict | None = None,
+        test_limit: int | None = None,
     ) -> None:
         super().__init__()
         sources = list(sources)
@@ -119,6 +120,12 @@ class AttributionDataModule(pl.LightningDataModule):
             raise ConfigError(f"the batch size is {batch_size}; set `scale.batch_size` (data.batch_size) to a positive "
                               f"number of images.")
         self.counts = SplitCounts(int(counts["train"]), int(counts["val"]), int(counts["test"]))
+        if test_limit is not None and int(test_limit) < 1:
+            raise ConfigError(f"data.test_limit is {test_limit}: it caps the test images per source, so set it to a "
+                              f"positive number or null (no cap).")
+        # A cap, not a smaller counts.test: the split is drawn at the full counts and cut to its first images, so
+        # train and val stay exactly the checkpoint's and a capped test split is a subset of the full one.
+        self.test_limit = None if test_limit is None else int(test_limit)
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or 4 * batch_size)
         self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
@@ -190,6 +197,8 @@ class AttributionDataModule(pl.LightningDataModule):
         seen: dict[str, tuple[str, str]] = {}  # content hash -> (split, source) it was first assigned to
         for label, source in enumerate(self.sources):
             chosen = split_keys(source.keys(), source.name, self.counts, self.split_seed)
+            if self.test_limit is not None:
+                chosen["test"] = chosen["test"][: self.test_limit]
             for split in SPLITS:
                 keys, images = self._load(source, chosen[split])
                 hashes = [content_hash(im) for im in images]

@@ -204,8 +204,9 @@ def config_hash(cfg: DictConfig | dict,
         # model.scheduler, model.net.norm), which are hashed resolved; hashing the block itself as well would make
         # every run of the scale stale, attNet's included, whenever visNet's recipe changes.
         data["scale"] = {k: v for k, v in data["scale"].items() if k != "visnet"}
-    if isinstance(data.get("data"), dict) and data["data"].get("normalize", False) is None:
-        # `data.normalize: null` (off) came after many run records; off and absent are the same data, so runs
-        # recorded before it keep their hash and are not redone.
-        data["data"] = {k: v for k, v in data["data"].items() if k != "normalize"}
+    if isinstance(data.get("data"), dict):
+        # `data.normalize: null` (off) and `data.test_limit: null` (no cap) came after many run records; off and
+        # absent are the same data, so runs recorded before them keep their hash and are not redone.
+        data["data"] = {k: v for k, v in data["data"].items()
+                        if not (k in ("normalize", "test_limit") and v is None)}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
