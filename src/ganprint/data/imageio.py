@@ -156,6 +156,21 @@ def list_candidates(spec: str | Path) -> tuple[list[Path], list[dict[str, str]]]
     return files, skipped
 
 
+def _walk_files(root: str) -> list[str]:
+    """Files under ``root``, recursively, as ``rglob("*")`` + ``is_file()`` finds them (symlinked folders not
+    entered). ``scandir`` reads the file types from the directory listing; ``is_file()`` on each path costs a stat
+    per file, which every job paid for every generator folder it opened (9,000 files each at the cpu scale)."""
+    out, stack = [], [root]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file():
+                    out.append(entry.path)
+    return out
+
+
 def list_images(spec: str | Path) -> list[Path]:
     """Files named by a folder (recursive), a glob pattern or a single file, sorted, images only."""
     spec_str = str(spec)
@@ -165,7 +180,7 @@ def list_images(spec: str | Path) -> list[Path]:
         pattern = str(p.relative_to(anchor)) if p.is_absolute() else spec_str
         files = sorted(f for f in anchor.glob(pattern) if f.is_file())
     elif p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.is_file())
+        files = sorted(Path(f) for f in _walk_files(str(p)))
     elif p.is_file():
         return [p]
     else:
