@@ -4,7 +4,8 @@ Per batch (manual optimization, as the official loop): one step of the reconstru
 one step of the encoder-decoder and the model fingerprints (cross-entropy on the correlation logits + L1
 reconstruction + adversarial term), an optional learning-rate schedule step of the encoder-decoder, then the EMA
 update of the evaluation copy. Lightning counts both optimizer steps in ``trainer.global_step``, so a budget of
-``trainer.max_steps`` trains ``max_steps / 2`` batches and a per-step schedule is sized to that. Validation, test, prediction and
+``trainer.max_steps`` trains ``max_steps / 2`` batches and a per-step schedule is sized to that. visNet has its own
+budget, ``max_steps`` (``model.max_steps``), which ``conf/trainer/default.yaml`` hands to the trainer. Validation, test, prediction and
 everything that reads ``module.net`` (checkpoint spec, FD ratio, attribution) use the EMA copy, as the official
 code evaluates and exports ``EGs``. Metrics, confusion matrix and checkpoint metadata come from
 ``AttributionModule``; at test end the module also computes the source x source response matrix. The fingerprint
@@ -75,6 +76,7 @@ class VisNetModule(AttributionModule):
         ema_warmup: bool = True,
         critic_mbstd_group: int = 4,
         figure_samples: int = 4,
+        max_steps: int | None = None,
     ) -> None:
         if not 0.0 <= float(ema_beta) < 1.0:
             raise ConfigError(f"model.ema_beta must be in [0, 1), got {ema_beta}.")
@@ -85,6 +87,7 @@ class VisNetModule(AttributionModule):
             "gp_weight": float(gp_weight), "drift_weight": float(drift_weight), "ema_beta": float(ema_beta),
             "ema_warmup": bool(ema_warmup), "critic_mbstd_group": int(critic_mbstd_group),
             "figure_samples": int(figure_samples),
+            "max_steps": None if max_steps is None or int(max_steps) < 0 else int(max_steps),
         })
         self.automatic_optimization = False
         self.critic_optimizer_factory = critic_optimizer
@@ -108,6 +111,11 @@ class VisNetModule(AttributionModule):
     def setup(self, stage: str) -> None:
         if stage == "fit":
             _check_ddp(self.trainer)
+            budget = self.hparams.max_steps
+            if budget and int(self.trainer.max_steps) != budget:
+                # conf/trainer/default.yaml hands model.max_steps to the trainer; a trainer.max_steps override wins.
+                log.warning("visNet trains %d optimizer steps (trainer.max_steps), not its budget model.max_steps=%d",
+                            int(self.trainer.max_steps), budget)
         self._reconstruct = self.trained_net.reconstruct
         if self.hparams.compile and stage == "fit":
             # The bound method, not the module, so parameter names (checkpoints, EMA) stay as they are; the critic
