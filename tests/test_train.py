@@ -66,6 +66,18 @@ def test_resume_continues_from_its_step(smoke_train_cfg, tmp_path):
     assert second["epochs"] == 2
 
 
+def test_step_budget_ending_mid_epoch_validates_and_tests_its_final_weights(smoke_train_cfg, tmp_path):
+    # The smoke set has more than 7 batches per epoch, so the budget ends inside the first epoch. Without a last
+    # validation no checkpoint would hold those weights and the test would run on an older (or no) checkpoint.
+    cfg = smoke_train_cfg("+scale.max_steps=7", "scale.max_epochs=3")
+    metrics = train(cfg)
+    record = read_run_record(tmp_path)
+    assert record["global_step"] == 7 and "val/acc" in metrics
+    for name in ("best.ckpt", "last.ckpt"):
+        assert read_checkpoint(tmp_path / "checkpoints" / name)["global_step"] == 7, name
+    assert record["ckpt_path"].endswith("best.ckpt")
+
+
 def test_crafted_checkpoint_is_refused(tmp_path):
     class Evil:
         def __reduce__(self):
