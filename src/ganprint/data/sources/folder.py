@@ -54,12 +54,17 @@ class FolderSource(Source):
         base = self._base
         # String prefixes instead of Path.relative_to per file (the same keys, a tenth of the time on 9,000 files).
         prefix = str(base).rstrip(os.sep) + os.sep if str(base) not in ("", ".") else ""
-        out = []
-        for f in self._files:
-            s = str(f)
-            out.append(s[len(prefix):] if prefix and s.startswith(prefix) else
-                       str(f.relative_to(base)) if f.is_relative_to(base) else s)
-        return out
+        return [self._key(f, base, prefix) for f in self._files]
+
+    @staticmethod
+    def _key(f: Path, base: Path, prefix: str) -> str:
+        """``f`` relative to ``base``; a file outside it (a glob that reaches elsewhere) keeps its whole path."""
+        s = str(f)
+        if prefix and s.startswith(prefix):
+            return s[len(prefix):]
+        if f.is_relative_to(base):
+            return str(f.relative_to(base))
+        return s
 
     def load(self, keys: Sequence[str], resolution: int, channels: int) -> LoadResult:
         images, ok, skipped = [], [], []
