@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ganprint.models.checkpoint import read_checkpoint
 from ganprint.utils.run_record import read_run_record
 from tests.helpers.hydra_cli import requires_fmnist, run_cli
 
@@ -74,3 +75,13 @@ def test_ddp_jobs_in_a_multirun_write_one_directory_each(tmp_path):
     records = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("metrics.json"))
     assert [str(r) for r in records] == ["0/metrics.json", "1/metrics.json"]
     assert sorted(d.name for d in tmp_path.iterdir() if d.is_dir()) == ["0", "1"]
+
+
+def test_ddp_step_budget_ending_mid_epoch_validates_its_final_weights(tmp_path):
+    # 3 sources x 96 images in batches of 32 over two ranks: 5 batches per rank and epoch, so a 3-step budget ends
+    # inside the first. Both ranks must take the stop request together (a one-rank stop would hang the gloo group).
+    run_cli("train", *SMOKE, "trainer=ddp_cpu", "trainer.devices=2", "+scale.max_steps=3", "scale.max_epochs=2",
+            f"hydra.run.dir={tmp_path}", f"paths.cache_dir={tmp_path}/cache", timeout=900)
+    record = read_run_record(tmp_path)
+    assert record["global_step"] == 3 and "val/acc" in record["metrics"]
+    assert read_checkpoint(tmp_path / "checkpoints" / "best.ckpt")["global_step"] == 3
