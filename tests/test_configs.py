@@ -144,7 +144,7 @@ def test_visnet_takes_its_scales_recipe_and_the_official_one_is_one_override_awa
 ])
 def test_a_generator_member_gets_its_gan_from_its_family(entry, overrides, zoo, tmp_path):
     """``gan: ${zoo_gan:<family>}`` expands to the family's zoo spec (without ``_target_``), the scale's step
-    budget and batch size (else the family's), read from the set's own ``zoo`` (overrides of it reach every member)."""
+    budget, batch size (else the family's) and precision, read from the set's own ``zoo`` (overrides of it reach every member)."""
     cfg = compose_cfg(entry, tmp_path, ["scale=smoke", *overrides])
     members = []
     for m in OmegaConf.select(cfg, f"{zoo}.members"):
@@ -156,13 +156,27 @@ def test_a_generator_member_gets_its_gan_from_its_family(entry, overrides, zoo, 
         batch = OmegaConf.select(cfg, "scale.gan.batch_size", default=cfg[zoo].zoo[family].batch_size)
         assert OmegaConf.to_container(m.gan, resolve=True) == {
             "spec": {k: v for k, v in spec.items() if k != "_target_"},
-            "max_steps": cfg.scale.gan.steps[family], "batch_size": batch}
+            "max_steps": cfg.scale.gan.steps[family], "batch_size": batch, "precision": "32-true"}
     if "sources.zoo.progan.spec.latent_dim=77" in overrides:
         assert {m.gan.spec.latent_dim for m in members} == {77}
     if "scale.gan.batch_size=5" in overrides:
         assert {m.gan.batch_size for m in members} == {5}
     if zoo == "unknown":
         assert 55 in {m.gan.spec.latent_dim for m in members}
+
+
+def test_the_cpu_scale_trains_each_family_in_its_precision_and_caches_it_apart(tmp_path):
+    """conf/scale/cpu.yaml: bf16-mixed for the classifiers and four GAN families, fp32 for MMDGAN; a generator's
+    precision is part of its cache key, so an fp32 twin of the same spec is another cache entry."""
+    cfg = compose_cfg("train", tmp_path, ["scale=cpu", "sources=architectures5"])
+    assert cfg.trainer.precision == "bf16-mixed"
+    gens = {m.name: m for m in list(cfg.sources.members)[1:]}
+    assert {n: m.gan.precision for n, m in gens.items()} == {
+        "progan": "bf16-mixed", "sngan": "bf16-mixed", "cramergan": "bf16-mixed", "mmdgan": "32-true"}
+    fp32 = compose_cfg("train", tmp_path / "fp32", ["scale=cpu", "sources=architectures5",
+                                                    "scale.gan.precision.progan=32-true"])
+    a, b = (hydra.utils.instantiate(c.sources.members[1]) for c in (cfg, fp32))
+    assert a.gan["spec"] == b.gan["spec"] and a.entry_dir != b.entry_dir
 
 
 def test_a_set_member_names_what_differs_and_shares_the_rest_through_extend(tmp_path):

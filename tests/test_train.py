@@ -103,3 +103,17 @@ def test_same_seed_same_accuracy_in_deterministic_mode(smoke_train_cfg, tmp_path
         accs.append(train(cfg)["test/acc"])
     assert accs[0] == accs[1]
     assert json.loads((tmp_path / "metrics.json").read_text())["config"]["seed"] == 1000
+
+
+def test_scale_precision_reaches_the_training_steps(tmp_path):
+    """``scale.precision`` (bf16-mixed at the cpu scale) must reach the trainer of a run: the same seed and batches
+    give another loss in bf16 than in fp32, and the bf16 run still writes its record."""
+    losses = {}
+    for precision in ("32-true", "bf16-mixed"):
+        cfg = compose_cfg("train", tmp_path / precision, ["scale=smoke", "logger=none", "callbacks.progress_bar=null",
+                                                          "debug=fdr", f"scale.precision={precision}"])
+        assert cfg.trainer.precision == precision
+        losses[precision] = train(cfg)["test/loss"]
+        assert read_run_record(tmp_path / precision)["config"]["trainer"]["precision"] == precision
+    assert losses["bf16-mixed"] != pytest.approx(losses["32-true"], rel=1e-6, abs=0), losses
+    assert compose_cfg("train", tmp_path / "cpu", ["scale=cpu"]).trainer.precision == "bf16-mixed"

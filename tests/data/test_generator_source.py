@@ -21,7 +21,7 @@ class FakeZoo:
     def __init__(self):
         self.trained = 0
 
-    def train(self, images, spec, seed, out_dir, max_steps, batch_size, progress=True):
+    def train(self, images, spec, seed, out_dir, max_steps, batch_size, progress=True, precision="32-true"):
         self.trained += 1
         path = Path(out_dir) / "generator.pt"
         np.save(Path(out_dir) / "mean.npy", images.mean(0))

@@ -90,6 +90,27 @@ def test_training_is_deterministic_for_a_seed(tmp_path, dcgan_ckpt):
     assert not all(torch.equal(sd[0][k], sd[2][k]) for k in sd[0])
 
 
+def test_bf16_training_autocasts_and_stays_deterministic(tmp_path, dcgan_ckpt):
+    """The cpu scale trains its generators in bf16-mixed: the setting must reach the steps (other weights than fp32's),
+    keep fp32 weights and samples, and give the same generator twice."""
+    def run(name, precision):
+        zoo = GanZoo()
+        ckpt = zoo.train(blobs(64), {"family": "dcgan", **TINY["dcgan"]}, seed=0, out_dir=tmp_path / name,
+                         max_steps=3, batch_size=8, progress=False, precision=precision)
+        return zoo, ckpt, torch.load(ckpt, weights_only=True)["state_dict"]
+
+    zoo, ckpt, bf16 = run("a", "bf16-mixed")
+    _, _, again = run("b", "bf16-mixed")
+    fp32 = torch.load(dcgan_ckpt[1], weights_only=True)["state_dict"]
+    assert all(torch.equal(bf16[k], again[k]) for k in bf16)
+    floats = [k for k in bf16 if bf16[k].is_floating_point()]
+    assert all(bf16[k].dtype == torch.float32 and torch.isfinite(bf16[k]).all() for k in floats)
+    differ = sum(not torch.equal(bf16[k], fp32[k]) for k in floats)
+    assert differ >= len(floats) // 2, f"only {differ} of {len(floats)} tensors moved: bf16 did not reach the steps"
+    assert zoo.info(ckpt)["meta"]["precision"] == "bf16-mixed"
+    assert zoo.sample(ckpt, n=4, seed=1).dtype == np.uint8
+
+
 def test_checkpoint_is_plain_tensors_and_json(dcgan_ckpt):
     _, ckpt = dcgan_ckpt
     payload = torch.load(ckpt, weights_only=True)

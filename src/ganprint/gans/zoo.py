@@ -36,6 +36,7 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler
 
 from ganprint.errors import ConfigError
+from ganprint.utils.precision import warn_if_emulated
 
 from .checkpoint import (
     GeneratorCheckpointError,
@@ -173,13 +174,15 @@ class GanZoo:
         return spec
 
     def train(self, images: np.ndarray, spec: Mapping[str, Any], seed: int, out_dir: Path, max_steps: int,
-              batch_size: int, progress: bool = True) -> Path:
+              batch_size: int, progress: bool = True, precision: str = "32-true") -> Path:
         """Train a generator on uint8 ``[N, H, W, C]`` images; return the path of its checkpoint.
 
         ``max_steps`` counts generator steps (each after ``n_dis`` critic steps on fresh real batches).
         Writes ``out_dir/samples.png`` and then ``out_dir/generator.pt``; ``out_dir/grids/`` when
-        ``grid_every_n_steps`` is set. Continues from ``out_dir/resume/last.ckpt`` when a killed call with the
-        same arguments left one (its meta then has ``resumed_from_step`` > 0).
+        ``grid_every_n_steps`` is set. ``precision`` is Lightning's: ``"bf16-mixed"`` autocasts the critic and
+        generator steps while weights and optimizer state stay fp32, and samples are drawn in fp32. Continues from
+        ``out_dir/resume/last.ckpt`` when a killed call with the same arguments left one (its meta then has
+        ``resumed_from_step`` > 0).
         """
         check_images(images, "GAN training images")
         if batch_size < 2:
@@ -191,9 +194,11 @@ class GanZoo:
         # What the resume checkpoint must match to be continued (as JSON, the form it is stored in).
         fingerprint = json.loads(json.dumps({
             "spec": spec, "seed": int(seed), "max_steps": int(max_steps), "batch_size": int(batch_size),
+            "precision": str(precision),
             "images": [list(images.shape), hashlib.sha256(np.ascontiguousarray(images).data).hexdigest()],
         }, sort_keys=True, default=str))
         resume = self._read_resume(resume_path, fingerprint)
+        warn_if_emulated(precision, self.accelerator, key=f"scale.gan.precision.{spec.get('family', '<family>')}")
         with _threads(self.num_threads):
             family, module, resume = self._build(spec, seed, max_steps, out_dir, resume, resume_path)
             start_step = module.g_steps
@@ -219,7 +224,7 @@ class GanZoo:
                 accelerator=self.accelerator, devices=self.devices, max_epochs=1, logger=self.logger or False,
                 enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,
                 callbacks=callbacks, default_root_dir=str(out_dir), log_every_n_steps=self.log_every_n_steps,
-                num_sanity_val_steps=0,
+                num_sanity_val_steps=0, precision=precision,
             )
             t0, c0 = time.perf_counter(), time.process_time()
             trainer.fit(module, loader)
@@ -237,7 +242,7 @@ class GanZoo:
                 "train_cpu_seconds": round(saver.prior_cpu_seconds + cpu_seconds, 3),
                 "images_per_second": round(module.images_seen / max(total_seconds, 1e-9), 2),
                 "resumed_from_step": int(start_step), "attempts": saver.attempt,
-                "resume_checkpoints_written": saver.saves,
+                "resume_checkpoints_written": saver.saves, "precision": str(precision),
                 "torch": torch.__version__,
             }
             grid = self.generate_images(generator, family, 64, seed, 64, torch.device("cpu"))

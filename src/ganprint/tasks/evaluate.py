@@ -24,6 +24,7 @@ from ganprint.models.checkpoint import load_attribution_module
 from ganprint.tasks.job import output_dir
 from ganprint.tasks.train import scalar_metrics
 from ganprint.utils.instantiate import instantiate_group
+from ganprint.utils.precision import warn_if_emulated
 from ganprint.utils.run_record import RunRecord, training_config
 
 log = logging.getLogger("ganprint")
@@ -95,6 +96,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     check_input_size(module, datamodule, cfg.ckpt)
     module.attack = build_attack(cfg)
     loggers = instantiate_group(cfg.get("logger"))
+    warn_if_emulated(cfg.trainer.get("precision"), cfg.trainer.get("accelerator"))
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=instantiate_group(cfg.get("callbacks")))
     # The test images are drawn before testing, so images the checkpoint trained on are refused before any
     # number is computed from them.

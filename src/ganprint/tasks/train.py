@@ -31,6 +31,7 @@ from ganprint.utils.config import config_hash, to_container
 from ganprint.utils.ddp import single_run_argv_for_ranks
 from ganprint.utils.instantiate import instantiate_group
 from ganprint.utils.loggers import log_images
+from ganprint.utils.precision import warn_if_emulated
 from ganprint.utils.run_record import RunRecord
 
 log = logging.getLogger("ganprint")
@@ -52,6 +53,7 @@ def build(cfg: DictConfig) -> tuple[AttributionDataModule, pl.LightningModule, p
                           f"{datamodule.num_classes} sources; leave `model.net.num_classes` at its default.")
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
+    warn_if_emulated(cfg.trainer.get("precision"), cfg.trainer.get("accelerator"))
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     return datamodule, model, trainer
 

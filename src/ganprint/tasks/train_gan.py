@@ -21,6 +21,7 @@ from ganprint.gans.quality import frechet_report, pixel_features
 from ganprint.gans.zoo import GanZoo
 from ganprint.models.baselines.content import embed_images, train_content_classifier
 from ganprint.tasks.job import output_dir
+from ganprint.utils.config import gan_precision
 from ganprint.utils.instantiate import instantiate_group
 from ganprint.utils.run_record import RunRecord
 
@@ -31,7 +32,8 @@ def train_gan(cfg: DictConfig) -> dict[str, Any]:
     start = time.time()
     real = hydra.utils.instantiate(cfg.real)
     spec = {k: v for k, v in OmegaConf.to_container(cfg.gan.spec, resolve=True).items() if k != "_target_"}
-    gan = {"spec": spec, "max_steps": int(cfg.max_steps), "batch_size": int(cfg.batch_size)}
+    gan = {"spec": spec, "max_steps": int(cfg.max_steps), "batch_size": int(cfg.batch_size),
+           "precision": gan_precision(cfg, spec["family"])}
     loggers = instantiate_group(cfg.get("logger"))  # losses and sample grids, when this run trains the generator
     zoo = GanZoo(logger=loggers or None, grid_every_n_steps=int(cfg.get("grid_every_n_steps") or 0))
     source = GeneratorSource(cfg.name, real, gan, zoo, cfg.paths.cache_dir, n_images=int(cfg.n_images),

@@ -103,7 +103,8 @@ def zoo_gan(family: str, *, _parent_: DictConfig, _root_: DictConfig) -> DictCon
     scale. The same as writing out
 
         gan: {spec: '${plain:<zoo>.<family>.spec}', max_steps: '${scale.gan.steps.<family>}',
-              batch_size: '${oc.select:scale.gan.batch_size,<zoo>.<family>.batch_size}'}
+              batch_size: '${oc.select:scale.gan.batch_size,<zoo>.<family>.batch_size}',
+              precision: '${oc.select:scale.gan.precision.<family>,32-true}'}
 
     so a member names its family once."""
     node: Any = _parent_
@@ -122,7 +123,14 @@ def zoo_gan(family: str, *, _parent_: DictConfig, _root_: DictConfig) -> DictCon
                                   f"scale.gan.steps.{family} (conf/scale/).")
     spec = {k: v for k, v in OmegaConf.to_container(entry.spec, resolve=True).items() if k != "_target_"}
     return OmegaConf.create({"spec": spec, "max_steps": max_steps,
-                             "batch_size": OmegaConf.select(_root_, "scale.gan.batch_size", default=entry.batch_size)})
+                             "batch_size": OmegaConf.select(_root_, "scale.gan.batch_size", default=entry.batch_size),
+                             "precision": gan_precision(_root_, family)})
+
+
+def gan_precision(cfg: DictConfig, family: str) -> str:
+    """The Lightning precision the scale trains ``family`` in (``scale.gan.precision.<family>``, else fp32). It is
+    part of a generator's identity: the same spec in bf16 is another generator, cached under another hash."""
+    return str(OmegaConf.select(cfg, f"scale.gan.precision.{family}", default=None) or "32-true")
 
 
 def extend(key: str, keys: dict[str, Any], *, _parent_: Any) -> DictConfig:

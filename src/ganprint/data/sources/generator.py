@@ -43,7 +43,7 @@ class GeneratorBackend(Protocol):
     training keeps its state under ``out_dir/RESUME_DIR`` and continues from it when asked again."""
 
     def train(self, images: np.ndarray, spec: Mapping[str, Any], seed: int, out_dir: Path, max_steps: int,
-              batch_size: int, progress: bool = True) -> Path: ...
+              batch_size: int, progress: bool = True, precision: str = "32-true") -> Path: ...
 
     def sample(self, ckpt_path: Path, n: int, seed: int, batch_size: int = 256) -> np.ndarray: ...
 
@@ -154,7 +154,7 @@ class GeneratorSource(Source):
         start = time.time()
         self.backend.train(images, self.gan["spec"], seed=self.train_seed, out_dir=self.entry_dir,
                            max_steps=int(self.gan["max_steps"]), batch_size=int(self.gan["batch_size"]),
-                           progress=self.progress)
+                           progress=self.progress, precision=str(self.gan.get("precision", "32-true")))
         info = self.backend.info(ckpt)["meta"]
         atomic_write_json(self.entry_dir / "trained.json", {
             "generator": self.generator_id(), "train_wall_s": time.time() - start,  # this attempt only
