@@ -25,10 +25,8 @@ from benchmarks.gan import gan_training
 from benchmarks.inference import inference
 from benchmarks.loading import loading
 from benchmarks.settings import BenchSettings, GpuPaperWorkload
-from benchmarks.training import attnet_variants, compare_training
+from benchmarks.training import PRECISION_DTYPES, attnet_variants, compare_training
 from benchmarks.workload import build_datamodule, compose_train_cfg, quiet_lightning
-
-PRECISION_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16, "32-true": None, "32": None}
 
 
 def _peak_tracked(fn: Callable, peaks: list[float], device: torch.device) -> Callable:

@@ -130,7 +130,7 @@ def format_report(res: dict) -> str:
             lines.append(_row(f"{gan['family']} train, {name}", gan[name]))
     flops = res.get("flops")
     if flops:
-        lines.append(_row(f"matmul fp32 (n={flops['matmul']['n']})", flops["matmul"]))
+        lines.append(_row(f"matmul {flops.get('matmul_dtype', 'float32')} (n={flops['matmul']['n']})", flops["matmul"]))
         per = flops["attnet_per_image"]
         lines.append(f"  {'attNet FLOPs/image fwd | fwd+bwd':<44} {per['forward_per_image'] / 1e6:,.1f} | "
                      f"{per['train_step_per_image'] / 1e6:,.1f} MFLOP")

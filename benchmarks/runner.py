@@ -28,7 +28,7 @@ from benchmarks.loading import loading
 from benchmarks.report import derive
 from benchmarks.settings import GPU_PAPER, GPU_PAPER_SMOKE, BenchSettings
 from benchmarks.timing import load_average, torch_threads
-from benchmarks.training import attnet_variants, compare_training
+from benchmarks.training import PRECISION_DTYPES, attnet_variants, compare_training
 from benchmarks.workload import build_datamodule, compose_train_cfg, quiet_lightning
 
 SECTIONS = ("training", "loading", "inference", "gan", "flops", "gpu")
@@ -69,6 +69,10 @@ def run_bench(s: BenchSettings, sections: Iterable[str] = SECTIONS, log: Callabl
             cfgs["lightning_progress_bar"] = compose_train_cfg(s.scale, root, s.net_overrides, s.batch_size,
                                                                progress_bar=True)
         cfg = cfgs["lightning"]
+        # The plain loop autocasts to the scale's precision too (the cpu scale trains in bf16-mixed), so the two
+        # loops differ in the loop only; the FLOP/s reference is the matmul peak in that same dtype.
+        precision = str(cfg.trainer.precision)
+        amp = PRECISION_DTYPES.get(precision)
         counts = {"train": math.ceil(s.train_images / s.num_sources), "val": s.batch_size,
                   "test": math.ceil((s.inference_batches + 1) * 4 * s.batch_size / s.num_sources)}
         dm = build_datamodule(cfg, s.num_sources, counts, seed=s.seed)
@@ -76,18 +80,19 @@ def run_bench(s: BenchSettings, sections: Iterable[str] = SECTIONS, log: Callabl
         net = hydra.utils.instantiate(cfg.model.net)
         res["attnet"] = {"net": net.spec(), "params": sum(p.numel() for p in net.parameters()),
                          "train_images": int(len(dm.data["train"][1])), "num_workers": dm.num_workers,
+                         "precision": precision,
                          "trainer": "conf/trainer/default.yaml, logger=none, callbacks/default.yaml "
                                     "(progress bar off for `lightning`, on for `lightning_progress_bar`)"}
         if "training" in sections:
             log(f"[bench] attNet training: {', '.join(['plain', *cfgs])} x {s.repeats}")
             res["attnet"]["train"] = compare_training(
-                attnet_variants(cfgs, dm, s.warmup, s.steps, s.seed, cpu), s.repeats)
+                attnet_variants(cfgs, dm, s.warmup, s.steps, s.seed, cpu, amp), s.repeats)
         if "loading" in sections:
             log("[bench] data loading")
             res["attnet"]["loading"] = loading(dm, max(1, s.loading_passes), s.repeats, cpu)
         if "inference" in sections:
             log("[bench] batched inference")
-            res["attnet"]["inference"] = inference(net, dm, s.inference_batches, s.repeats, cpu)
+            res["attnet"]["inference"] = inference(net, dm, s.inference_batches, s.repeats, cpu, amp)
         if "gan" in sections:
             log(f"[bench] GAN training ({s.gan}): plain, lightning x {s.repeats}")
             res["gan"] = gan_training(s.gan, s.gan_overrides, s.batch_size, s.warmup, s.steps, s.repeats, s.seed,
@@ -96,7 +101,8 @@ def run_bench(s: BenchSettings, sections: Iterable[str] = SECTIONS, log: Callabl
             log(f"[bench] matmul FLOP/s (n={s.matmul_size}) and attNet FLOPs")
             x = torch.randn(s.batch_size, net.in_channels, net.resolution, net.resolution)
             y = torch.arange(s.batch_size) % s.num_sources
-            flops = {"matmul": matmul_flops_per_s(s.matmul_size, s.repeats, cpu),
+            flops = {"matmul": matmul_flops_per_s(s.matmul_size, s.repeats, cpu, amp or torch.float32),
+                     "matmul_dtype": str(amp or torch.float32).removeprefix("torch."),
                      "attnet_per_image": step_flops(net, x, y)}
             train = res["attnet"].get("train", {})
             per_image = flops["attnet_per_image"]["train_step_per_image"]

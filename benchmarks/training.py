@@ -24,6 +24,9 @@ from benchmarks.workload import build_module, build_trainer, float_tensors
 from ganprint.callbacks import TrainingSpeed
 from ganprint.data import AttributionDataModule
 
+# Lightning precision -> the autocast dtype the plain loop uses to match it (None: fp32, no autocast).
+PRECISION_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16, "32-true": None, "32": None}
+
 
 def autocast(device: torch.device, dtype: torch.dtype | None):
     """bf16/fp16 autocast on ``device`` when ``dtype`` is given, else nothing (fp32)."""
